@@ -542,6 +542,9 @@ type Catalog interface {
 	// appends ev, all in one transaction.
 	CreateAsset(ctx context.Context, a *Asset, jobs []Job, ev AuditEvent) error
 	GetAsset(ctx context.Context, tenant TenantID, id AssetID) (*Asset, error)
+	// FindAssetByHash returns the tenant's assets whose content is ref (for
+	// de-duplicated uploads); an empty slice if none.
+	FindAssetsByHash(ctx context.Context, tenant TenantID, ref Ref) ([]*Asset, error)
 	ListAssets(ctx context.Context, f AssetFilter) (*AssetPage, error)
 	// UpdateAsset stores the mutable fields (Probe, Thumb, Poster, Note, Collection, LegalHold).
 	UpdateAsset(ctx context.Context, a *Asset) error
@@ -598,6 +601,9 @@ type Input struct {
 	WorkDir  string // scratch directory, removed after the run
 	Blobs    BlobStore
 	Progress func(frac float64) // may be nil
+	// Prior holds the insights already stored for the asset by other
+	// analyzers (used by derived analyzers such as keywords); may be nil.
+	Prior *Insights
 }
 
 // Analyzer produces insights for an asset.

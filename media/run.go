@@ -92,3 +92,5 @@ func (t *tailBuffer) Write(p []byte) (int, error) {
 	}
 	return len(p), nil
 }
+
+type bytesBuffer = bytes.Buffer
