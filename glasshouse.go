@@ -623,3 +623,35 @@ type ModelInfo struct {
 	Available bool   `json:"available"`
 	Problem   string `json:"problem,omitempty"` // why it is unavailable
 }
+
+// ---------------------------------------------------------------------------
+// Service-level types shared by the API, the CLI and the app.
+
+// Content is an open asset file (original, thumbnail or poster), seekable so
+// that HTTP range requests work.
+type Content struct {
+	io.ReadSeekCloser
+	Size      int64
+	MediaType string
+	Name      string
+	Hash      Ref
+	Modified  time.Time
+}
+
+// AnalyzerStatus tells whether an analyzer can run, and why not.
+type AnalyzerStatus struct {
+	Name    string    `json:"name"`
+	Version string    `json:"version"`
+	Kinds   []string  `json:"kinds"`
+	Model   ModelInfo `json:"model"`
+	Enabled bool      `json:"enabled"`
+}
+
+// Status is the server's health and configuration summary.
+type Status struct {
+	Version   string           `json:"version"`
+	Blobs     string           `json:"blobs"` // backend scheme, e.g. "file"
+	DB        string           `json:"db"`    // backend scheme, e.g. "sqlite"
+	Analyzers []AnalyzerStatus `json:"analyzers"`
+	Jobs      map[JobState]int `json:"jobs"`
+}
