@@ -1,0 +1,268 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+
+	"github.com/glasshouse/glasshouse"
+	"github.com/glasshouse/glasshouse/media"
+)
+
+// SanitizeName turns a client-supplied file name into a safe display name:
+// directory parts ("../", "a/b", "C:\x") are dropped, and names with control
+// characters or invalid UTF-8 are refused with an ErrInvalid error.
+func SanitizeName(name string) (string, error) {
+	const op = "ingest"
+	if !utf8.ValidString(name) {
+		return "", glasshouse.Errorf(op, glasshouse.ErrInvalid, "file name %q is not valid UTF-8", name)
+	}
+	for _, r := range name {
+		if unicode.IsControl(r) {
+			return "", glasshouse.Errorf(op, glasshouse.ErrInvalid, "file name %q contains control character %U", name, r)
+		}
+	}
+	name = strings.ReplaceAll(name, "\\", "/")
+	if i := strings.LastIndex(name, "/"); i >= 0 {
+		name = name[i+1:]
+	}
+	name = strings.TrimSpace(name)
+	if name == "" || name == "." || name == ".." {
+		return "", glasshouse.Errorf(op, glasshouse.ErrInvalid, "file name is empty once directory parts are removed")
+	}
+	if len(name) > 255 {
+		// cut at a rune boundary, keep the extension
+		ext := filepath.Ext(name)
+		if len(ext) > 16 {
+			ext = ""
+		}
+		b := name[:255-len(ext)]
+		for !utf8.ValidString(b) {
+			b = b[:len(b)-1]
+		}
+		name = b + ext
+	}
+	return name, nil
+}
+
+// ValidCollection checks a collection name.
+func ValidCollection(c string) error {
+	if len(c) > 128 {
+		return glasshouse.Errorf("ingest", glasshouse.ErrInvalid, "collection name longer than 128 bytes")
+	}
+	for _, r := range c {
+		if unicode.IsControl(r) || r == '/' || r == '\\' {
+			return glasshouse.Errorf("ingest", glasshouse.ErrInvalid, "collection %q contains %q; use letters, digits, spaces, - _ .", c, r)
+		}
+	}
+	return nil
+}
+
+// Ingest stores body as a new asset of the actor's tenant. It returns after
+// the blob is durable and the asset row, its jobs and the audit event are
+// committed. Content already stored in the same collection is not stored
+// again: the existing asset is returned with duplicate = true.
+func (a *App) Ingest(ctx context.Context, actor glasshouse.Actor, name, collection string, body io.Reader) (*glasshouse.Asset, bool, error) {
+	const op = "ingest"
+	clean, err := SanitizeName(name)
+	if err != nil {
+		return nil, false, err
+	}
+	if err := ValidCollection(collection); err != nil {
+		return nil, false, err
+	}
+	if a.cfg.MaxUploadBytes > 0 {
+		body = &limitReader{r: body, left: a.cfg.MaxUploadBytes, max: a.cfg.MaxUploadBytes}
+	}
+	ref, size, err := a.blobs.Put(ctx, body)
+	if err != nil {
+		return nil, false, fmt.Errorf("%s %q: store: %w", op, clean, err)
+	}
+	a.hold(ref)
+	defer a.release(ctx, ref)
+
+	if size == 0 {
+		return nil, false, glasshouse.Errorf(op, glasshouse.ErrInvalid, "%q is empty (0 bytes)", clean)
+	}
+	head, err := a.readHead(ctx, ref)
+	if err != nil {
+		return nil, false, fmt.Errorf("%s %q: %w", op, clean, err)
+	}
+	mime, kind, err := media.Sniff(head)
+	if err != nil {
+		return nil, false, fmt.Errorf("%s %q: %w", op, clean, err)
+	}
+	path, cleanup, err := a.localPath(ctx, ref)
+	if err != nil {
+		return nil, false, fmt.Errorf("%s %q: %w", op, clean, err)
+	}
+	defer cleanup()
+	pi, err := media.Probe(ctx, a.cfg.Limits, path)
+	if err != nil {
+		return nil, false, fmt.Errorf("%s %q: %w", op, clean, err)
+	}
+	if err := media.Validate(ctx, a.cfg.Limits, path, kind, pi); err != nil {
+		return nil, false, fmt.Errorf("%s %q: %w", op, clean, err)
+	}
+
+	// Same content in the same collection: keep one asset.
+	existing, err := a.db.FindAssetsByHash(ctx, actor.Tenant, ref)
+	if err != nil {
+		return nil, false, fmt.Errorf("%s %q: %w", op, clean, err)
+	}
+	for _, e := range existing {
+		if e.Collection == collection {
+			_, err := a.db.Append(ctx, glasshouse.NewEvent(actor, "upload", string(e.ID), map[string]any{"name": clean, "hash": ref, "size": size, "duplicate": true}))
+			if err != nil {
+				return nil, false, fmt.Errorf("%s %q: audit: %w", op, clean, err)
+			}
+			return e, true, nil
+		}
+	}
+
+	asset := &glasshouse.Asset{
+		ID:         glasshouse.AssetID(newID()),
+		Tenant:     actor.Tenant,
+		Collection: collection,
+		Name:       clean,
+		MediaType:  mime,
+		Kind:       kind,
+		Size:       size,
+		Hash:       ref,
+		Probe:      pi,
+		Created:    time.Now().UTC(),
+	}
+	// Thumbnail and poster: a failure here is logged, not fatal.
+	if b, err := media.Thumbnail(ctx, a.cfg.Limits, path, kind, pi, 320); err == nil {
+		if r, _, err := a.blobs.Put(ctx, strings.NewReader(string(b))); err == nil {
+			asset.Thumb = r
+		}
+	} else {
+		a.log.Warn("thumbnail failed", "name", clean, "err", err)
+	}
+	if b, err := media.Poster(ctx, a.cfg.Limits, path, kind, pi, 1280); err == nil {
+		if r, _, err := a.blobs.Put(ctx, strings.NewReader(string(b))); err == nil {
+			asset.Poster = r
+		}
+	} else {
+		a.log.Warn("poster failed", "name", clean, "err", err)
+	}
+
+	var jobs []glasshouse.Job
+	for _, an := range a.cfg.Analyzers {
+		if an.Accepts(kind) {
+			jobs = append(jobs, glasshouse.Job{Tenant: actor.Tenant, Asset: asset.ID, Kind: an.Name(), Version: an.Version(), MaxAttempts: a.cfg.MaxAttempts})
+		}
+	}
+	ev := glasshouse.NewEvent(actor, "upload", string(asset.ID), map[string]any{
+		"name": clean, "hash": ref, "size": size, "media_type": mime, "collection": collection,
+	})
+	if err := a.db.CreateAsset(ctx, asset, jobs, ev); err != nil {
+		return nil, false, fmt.Errorf("%s %q: catalog: %w", op, clean, err)
+	}
+	if err := a.indexNameAndNote(ctx, asset); err != nil {
+		a.log.Warn("index name failed", "asset", asset.ID, "err", err)
+	}
+	return asset, false, nil
+}
+
+func newID() string {
+	id, err := uuid.NewV7()
+	if err != nil {
+		return uuid.NewString()
+	}
+	return id.String()
+}
+
+func (a *App) readHead(ctx context.Context, ref glasshouse.Ref) ([]byte, error) {
+	rc, err := a.blobs.Open(ctx, ref, 0, 8192)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	return io.ReadAll(rc)
+}
+
+// localPath returns a local file holding the blob: the store's own file for
+// file://, else a temporary copy (removed by cleanup).
+func (a *App) localPath(ctx context.Context, ref glasshouse.Ref) (string, func(), error) {
+	if p, ok := a.blobs.LocalPath(ref); ok {
+		return p, func() {}, nil
+	}
+	f, err := os.CreateTemp("", "glasshouse-media-*")
+	if err != nil {
+		return "", nil, fmt.Errorf("local copy: %w", err)
+	}
+	rm := func() { f.Close(); os.Remove(f.Name()) }
+	rc, err := a.blobs.Open(ctx, ref, 0, -1)
+	if err != nil {
+		rm()
+		return "", nil, err
+	}
+	defer rc.Close()
+	if _, err := io.Copy(f, rc); err != nil {
+		rm()
+		return "", nil, fmt.Errorf("local copy: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		rm()
+		return "", nil, fmt.Errorf("local copy: %w", err)
+	}
+	return f.Name(), func() { os.Remove(f.Name()) }, nil
+}
+
+// hold marks ref as being ingested so that a concurrent rejected upload of
+// the same content does not delete it.
+func (a *App) hold(ref glasshouse.Ref) {
+	a.mu.Lock()
+	a.pending[ref]++
+	a.mu.Unlock()
+}
+
+// release drops the hold and deletes the blob if nothing references it
+// (a rejected upload leaves nothing behind).
+func (a *App) release(ctx context.Context, ref glasshouse.Ref) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.pending[ref]--
+	if a.pending[ref] > 0 {
+		return
+	}
+	delete(a.pending, ref)
+	used, err := a.db.BlobInUse(context.WithoutCancel(ctx), ref)
+	if err != nil || used {
+		return
+	}
+	if err := a.blobs.Delete(context.WithoutCancel(ctx), ref); err != nil && !errors.Is(err, glasshouse.ErrNotExist) {
+		a.log.Warn("delete unreferenced blob", "ref", ref, "err", err)
+	}
+}
+
+type limitReader struct {
+	r         io.Reader
+	left, max int64
+}
+
+func (l *limitReader) Read(p []byte) (int, error) {
+	if l.left <= 0 {
+		return 0, glasshouse.Errorf("ingest", glasshouse.ErrTooLarge, "upload exceeds the limit of %d bytes", l.max)
+	}
+	if int64(len(p)) > l.left {
+		p = p[:l.left+1] // read one byte past to detect overflow
+	}
+	n, err := l.r.Read(p)
+	l.left -= int64(n)
+	if l.left < 0 {
+		return 0, glasshouse.Errorf("ingest", glasshouse.ErrTooLarge, "upload exceeds the limit of %d bytes", l.max)
+	}
+	return n, err
+}

@@ -1,0 +1,245 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/glasshouse/glasshouse"
+)
+
+// Run runs analyzer jobs until ctx is done. In SoleWorker mode it first
+// requeues jobs left running by a process that died.
+func (a *App) Run(ctx context.Context) error {
+	if len(a.analyzers) == 0 {
+		<-ctx.Done()
+		return nil
+	}
+	if a.cfg.SoleWorker {
+		n, err := a.db.ResetRunning(ctx)
+		if err != nil {
+			return fmt.Errorf("worker: requeue interrupted jobs: %w", err)
+		}
+		if n > 0 {
+			a.log.Info("requeued jobs interrupted by a previous shutdown", "jobs", n)
+		}
+	}
+	kinds := make([]string, 0, len(a.analyzers))
+	for k := range a.analyzers {
+		kinds = append(kinds, k)
+	}
+	sort.Strings(kinds)
+	slots := make(chan struct{}, a.cfg.Workers)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	idle := 200 * time.Millisecond
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case slots <- struct{}{}:
+		}
+		leases, err := a.db.Claim(ctx, kinds, 1, a.cfg.Lease)
+		if err != nil {
+			<-slots
+			if ctx.Err() != nil {
+				return nil
+			}
+			a.log.Warn("claim jobs", "err", err)
+			sleep(ctx, 2*time.Second)
+			continue
+		}
+		if len(leases) == 0 {
+			<-slots
+			sleep(ctx, idle)
+			if idle < 2*time.Second {
+				idle *= 2
+			}
+			continue
+		}
+		idle = 200 * time.Millisecond
+		l := leases[0]
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-slots }()
+			a.runJob(ctx, l)
+		}()
+	}
+}
+
+// RunPending runs queued jobs until none is due, then returns (used by the
+// CLI's `ingest --analyze` and by tests).
+func (a *App) RunPending(ctx context.Context) error {
+	kinds := make([]string, 0, len(a.analyzers))
+	for k := range a.analyzers {
+		kinds = append(kinds, k)
+	}
+	for {
+		leases, err := a.db.Claim(ctx, kinds, 1, a.cfg.Lease)
+		if err != nil {
+			return err
+		}
+		if len(leases) == 0 {
+			return nil
+		}
+		a.runJob(ctx, leases[0])
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
+
+// runJob runs one leased job: heartbeats the lease, stores the result and
+// index segments, runs derived analyzers, and acks; failures are retried
+// with exponential backoff.
+func (a *App) runJob(ctx context.Context, l *glasshouse.Lease) {
+	job := l.Job
+	log := a.log.With("job", job.ID, "kind", job.Kind, "asset", job.Asset, "attempt", job.Attempts)
+	an, ok := a.analyzers[job.Kind]
+	if !ok {
+		_ = a.db.Nack(ctx, l, time.Minute, fmt.Errorf("no analyzer %q in this process", job.Kind))
+		return
+	}
+	jctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var hb sync.WaitGroup
+	hb.Add(1)
+	go func() {
+		defer hb.Done()
+		t := time.NewTicker(a.cfg.Lease / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-jctx.Done():
+				return
+			case <-t.C:
+				if err := a.db.Extend(jctx, l, a.cfg.Lease); err != nil {
+					if jctx.Err() == nil {
+						log.Warn("lease lost; stopping job", "err", err)
+						cancel()
+					}
+					return
+				}
+			}
+		}
+	}()
+	start := time.Now()
+	err := a.analyze(jctx, an, l)
+	cancel()
+	hb.Wait()
+	if ctx.Err() != nil {
+		// Shutting down: leave the job to be re-run (lease expiry or ResetRunning).
+		return
+	}
+	if err == nil {
+		if err := a.db.Ack(context.WithoutCancel(ctx), l); err != nil {
+			log.Warn("ack", "err", err)
+		}
+		log.Info("job done", "took", time.Since(start).Round(time.Millisecond))
+		return
+	}
+	if errors.Is(err, glasshouse.ErrNotExist) {
+		// Asset deleted meanwhile: nothing to do.
+		_ = a.db.Ack(context.WithoutCancel(ctx), l)
+		return
+	}
+	log.Warn("job failed", "err", err)
+	backoff := time.Duration(1<<min(job.Attempts, 8)) * 5 * time.Second
+	if err := a.db.Nack(context.WithoutCancel(ctx), l, backoff, err); err != nil {
+		log.Warn("nack", "err", err)
+	}
+	if job.Attempts >= job.MaxAttempts && job.MaxAttempts > 0 {
+		_ = a.db.RecordRun(context.WithoutCancel(ctx), job.Tenant, job.Asset, glasshouse.AnalyzerRun{
+			Name: an.Name(), Version: an.Version(), State: glasshouse.JobFailed, Started: start, Error: err.Error(),
+			DurationMS: time.Since(start).Milliseconds(),
+		})
+	}
+}
+
+func (a *App) analyze(ctx context.Context, an glasshouse.Analyzer, l *glasshouse.Lease) error {
+	job := l.Job
+	as, err := a.db.GetAsset(ctx, job.Tenant, job.Asset)
+	if err != nil {
+		return err
+	}
+	res, err := a.runAnalyzer(ctx, an, as, l, nil)
+	if err != nil {
+		return err
+	}
+	// Derived analyzers (keywords) read what is stored now.
+	for _, d := range a.derived {
+		if !d.Accepts(as.Kind) {
+			continue
+		}
+		prior, err := a.insights(ctx, as)
+		if err != nil {
+			return err
+		}
+		if _, err := a.runAnalyzer(ctx, d, as, nil, prior); err != nil {
+			a.log.Warn("derived analyzer failed", "analyzer", d.Name(), "asset", as.ID, "err", err)
+		}
+	}
+	_ = res
+	return nil
+}
+
+// runAnalyzer runs an on as and stores its result, index segments and audit
+// event. l may be nil (derived analyzers run inline).
+func (a *App) runAnalyzer(ctx context.Context, an glasshouse.Analyzer, as *glasshouse.Asset, l *glasshouse.Lease, prior *glasshouse.Insights) (*glasshouse.Result, error) {
+	path, cleanup, err := a.localPath(ctx, as.Hash)
+	if err != nil {
+		return nil, err
+	}
+	defer cleanup()
+	work, err := os.MkdirTemp("", "glasshouse-job-*")
+	if err != nil {
+		return nil, fmt.Errorf("analyze: workdir: %w", err)
+	}
+	defer os.RemoveAll(work)
+	var last time.Time
+	progress := func(f float64) {
+		if l == nil || time.Since(last) < time.Second {
+			return
+		}
+		last = time.Now()
+		_ = a.db.SetProgress(ctx, l, f)
+	}
+	start := time.Now().UTC()
+	res, err := an.Analyze(ctx, glasshouse.Input{Asset: as, Path: path, WorkDir: work, Blobs: a.blobs, Progress: progress, Prior: prior})
+	if err != nil {
+		return nil, fmt.Errorf("analyze %s: %w", an.Name(), err)
+	}
+	if res == nil {
+		res = &glasshouse.Result{}
+	}
+	res.Asset, res.Tenant = as.ID, as.Tenant
+	res.Run.Name, res.Run.Version, res.Run.State = an.Name(), an.Version(), glasshouse.JobDone
+	if res.Run.Started.IsZero() {
+		res.Run.Started = start
+	}
+	if res.Run.DurationMS == 0 {
+		res.Run.DurationMS = time.Since(start).Milliseconds()
+	}
+	ev := glasshouse.NewEvent(glasshouse.System(as.Tenant), "analyze", string(as.ID), map[string]any{
+		"analyzer": an.Name(), "version": an.Version(), "model": res.Run.Model, "model_sha256": res.Run.ModelSHA256,
+		"duration_ms": res.Run.DurationMS,
+	})
+	if err := a.db.PutResult(ctx, res, ev); err != nil {
+		return nil, fmt.Errorf("analyze %s: store result: %w", an.Name(), err)
+	}
+	if err := a.indexResult(ctx, as, an.Name(), &res.Insights); err != nil {
+		return nil, fmt.Errorf("analyze %s: index: %w", an.Name(), err)
+	}
+	return res, nil
+}
