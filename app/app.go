@@ -20,6 +20,7 @@ import (
 	"github.com/glasshouse/glasshouse"
 	"github.com/glasshouse/glasshouse/blobstore"
 	"github.com/glasshouse/glasshouse/media"
+	"github.com/glasshouse/glasshouse/search"
 	"github.com/glasshouse/glasshouse/sqlite"
 )
 
@@ -37,14 +38,6 @@ type Store interface {
 	// original, thumbnail, poster or a result blob), or ErrNotExist.
 	BlobOwner(ctx context.Context, tenant glasshouse.TenantID, ref glasshouse.Ref) (glasshouse.AssetID, error)
 	Close() error
-}
-
-// Index is what the app needs from the search index.
-type Index interface {
-	// Replace replaces the segments of one source (analyzer name, "name",
-	// "note") of an asset.
-	Replace(ctx context.Context, tenant glasshouse.TenantID, asset glasshouse.AssetID, source string, segs []glasshouse.Segment) error
-	Delete(ctx context.Context, assets ...glasshouse.AssetID) error
 }
 
 // Config configures an App. Zero values get sensible defaults.
@@ -80,7 +73,7 @@ type App struct {
 	log   *slog.Logger
 	blobs glasshouse.BlobStore
 	db    Store
-	index Index
+	index search.Index
 
 	analyzers map[string]glasshouse.Analyzer
 	derived   []glasshouse.Analyzer

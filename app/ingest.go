@@ -149,7 +149,7 @@ func (a *App) Ingest(ctx context.Context, actor glasshouse.Actor, name, collecti
 	} else {
 		a.log.Warn("thumbnail failed", "name", clean, "err", err)
 	}
-	if b, err := media.Poster(ctx, a.cfg.Limits, path, kind, pi, 1280); err == nil {
+	if b, err := media.Poster(ctx, a.cfg.Limits, path, kind, pi); err == nil {
 		if r, _, err := a.blobs.Put(ctx, strings.NewReader(string(b))); err == nil {
 			asset.Poster = r
 		}

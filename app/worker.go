@@ -20,12 +20,8 @@ func (a *App) Run(ctx context.Context) error {
 		return nil
 	}
 	if a.cfg.SoleWorker {
-		n, err := a.db.ResetRunning(ctx)
-		if err != nil {
+		if _, err := a.db.ResetRunning(ctx); err != nil {
 			return fmt.Errorf("worker: requeue interrupted jobs: %w", err)
-		}
-		if n > 0 {
-			a.log.Info("requeued jobs interrupted by a previous shutdown", "jobs", n)
 		}
 	}
 	kinds := make([]string, 0, len(a.analyzers))

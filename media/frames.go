@@ -27,7 +27,7 @@ func Frames(ctx context.Context, l Limits, path string, fps float64, maxW int, f
 		}
 		vf += fmt.Sprintf("scale='min(%d,iw)':-2", maxW)
 	}
-	args := []string{"-nostdin", "-v", "error", "-i", path, "-an", "-sn"}
+	args := []string{"-nostdin", "-v", "error", "-i", fileArg(path), "-map", "0:V:0", "-an", "-sn"}
 	if vf != "" {
 		args = append(args, "-vf", vf)
 	}

@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 PKGS=(
   ffmpeg
   tesseract-ocr tesseract-ocr-eng
-  pocketsphinx pocketsphinx-en-us
+  pocketsphinx pocketsphinx-en-us pocketsphinx-testdata
   python3 python3-onnx python3-numpy
   fonts-dejavu-core
   util-linux ca-certificates git make gcc

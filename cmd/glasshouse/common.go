@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/glasshouse/glasshouse/analyze/vision"
 	"github.com/glasshouse/glasshouse/app"
 )
 
@@ -46,7 +47,7 @@ func defaultModels() string {
 			}
 		}
 	}
-	return ".models"
+	return vision.DefaultModelsDir()
 }
 
 func newFlagSet(e *env, name, args string) *flag.FlagSet {

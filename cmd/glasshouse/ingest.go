@@ -155,6 +155,7 @@ func cmdIngest(ctx context.Context, e *env, args []string) error {
 		}
 	}
 	bar.SetTotal(-1, true)
+	bar.Abort(false) // no-op once complete; releases Wait when files were skipped
 	p.Wait()
 	if *analyze && a != nil {
 		fmt.Fprintln(e.stderr, "analyzing...")
