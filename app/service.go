@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	
+
 	"github.com/glasshouse/glasshouse"
 )
 
