@@ -37,6 +37,9 @@ type Store interface {
 	// BlobOwner returns an asset of the tenant that references ref (as its
 	// original, thumbnail, poster or a result blob), or ErrNotExist.
 	BlobOwner(ctx context.Context, tenant glasshouse.TenantID, ref glasshouse.Ref) (glasshouse.AssetID, error)
+	// AssetsWithoutJob lists jobs to enqueue for assets that never had a
+	// job of analyzer kind at version.
+	AssetsWithoutJob(ctx context.Context, kind, version string, mediaKinds []glasshouse.MediaKind, limit int) ([]glasshouse.Job, error)
 	Close() error
 }
 

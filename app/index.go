@@ -30,8 +30,53 @@ func (a *App) Search(ctx context.Context, actor glasshouse.Actor, q search.Query
 	if err != nil {
 		return nil, err
 	}
+	for i := range hits.Assets {
+		a.addMomentThumbs(ctx, actor.Tenant, &hits.Assets[i])
+	}
 	if err := a.audit(ctx, actor, "search", "", map[string]any{"query": q.Text, "results": hits.Total}); err != nil {
 		return nil, err
 	}
 	return hits, nil
+}
+
+// addMomentThumbs sets each hit's Thumb to a keyframe thumbnail of the shot
+// the hit falls in, nearest to its start (or the asset thumbnail when there
+// are no keyframes).
+func (a *App) addMomentThumbs(ctx context.Context, tenant glasshouse.TenantID, ah *search.AssetHits) {
+	as, err := a.db.GetAsset(ctx, tenant, ah.Asset)
+	if err != nil {
+		return
+	}
+	var kfs []glasshouse.Keyframe
+	var shots []glasshouse.Shot
+	if rs, err := a.db.Results(ctx, tenant, ah.Asset); err == nil {
+		for _, r := range rs {
+			kfs = append(kfs, r.Insights.Keyframes...)
+			shots = append(shots, r.Insights.Shots...)
+		}
+	}
+	for i := range ah.Hits {
+		h := &ah.Hits[i]
+		h.Thumb = as.Thumb
+		mid := (h.StartMS + h.EndMS) / 2
+		shot := -1
+		for _, s := range shots {
+			if s.StartMS <= mid && mid < s.EndMS {
+				shot = s.Index
+			}
+		}
+		best := int64(-1)
+		for _, k := range kfs {
+			if k.Thumb == "" || (shot >= 0 && k.Shot != shot) {
+				continue
+			}
+			d := k.TimeMS - h.StartMS
+			if d < 0 {
+				d = -d
+			}
+			if best < 0 || d < best {
+				best, h.Thumb = d, k.Thumb
+			}
+		}
+	}
 }

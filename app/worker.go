@@ -24,6 +24,11 @@ func (a *App) Run(ctx context.Context) error {
 			return fmt.Errorf("worker: requeue interrupted jobs: %w", err)
 		}
 	}
+	if n, err := a.EnqueueMissing(ctx); err != nil {
+		a.log.Warn("enqueue analyses for new analyzer versions", "err", err)
+	} else if n > 0 {
+		a.log.Info("queued analyses for assets that lack the current analyzer versions", "jobs", n)
+	}
 	kinds := make([]string, 0, len(a.analyzers))
 	for k := range a.analyzers {
 		kinds = append(kinds, k)
@@ -238,4 +243,36 @@ func (a *App) runAnalyzer(ctx context.Context, an glasshouse.Analyzer, as *glass
 		return nil, fmt.Errorf("analyze %s: index: %w", an.Name(), err)
 	}
 	return res, nil
+}
+
+// EnqueueMissing queues a job for every asset that has never had one of an
+// analyzer's current version (a new analyzer, or a version bump: the new
+// result then replaces the old one). It returns the number of jobs queued.
+func (a *App) EnqueueMissing(ctx context.Context) (int, error) {
+	total := 0
+	for _, an := range a.cfg.Analyzers {
+		var kinds []glasshouse.MediaKind
+		for _, k := range []glasshouse.MediaKind{glasshouse.KindImage, glasshouse.KindAudio, glasshouse.KindVideo} {
+			if an.Accepts(k) {
+				kinds = append(kinds, k)
+			}
+		}
+		for {
+			jobs, err := a.db.AssetsWithoutJob(ctx, an.Name(), an.Version(), kinds, 500)
+			if err != nil {
+				return total, err
+			}
+			if len(jobs) == 0 {
+				break
+			}
+			for i := range jobs {
+				jobs[i].MaxAttempts = a.cfg.MaxAttempts
+			}
+			if err := a.db.Enqueue(ctx, jobs...); err != nil {
+				return total, err
+			}
+			total += len(jobs)
+		}
+	}
+	return total, nil
 }

@@ -95,6 +95,9 @@ type Hit struct {
 	Snippet    string  `json:"snippet"` // HTML-escaped, matches in <mark></mark>
 	Confidence float64 `json:"confidence"`
 	Score      float64 `json:"score"`
+	// Thumb is a thumbnail of the moment (a keyframe near StartMS, or the
+	// asset's thumbnail), filled by the service, not the index.
+	Thumb glasshouse.Ref `json:"thumb,omitempty"`
 }
 
 // AssetHits is one asset's group of hits.
