@@ -87,7 +87,7 @@ func makeMedia(ctx context.Context, dir, out string, want int64) {
 	if err != nil {
 		fail(err)
 	}
-	loops := int(want/st.Size()) - 1
+	loops := int((want+st.Size()-1)/st.Size()) - 1
 	if loops < 0 {
 		loops = 0
 	}

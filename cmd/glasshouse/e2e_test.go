@@ -371,3 +371,137 @@ func TestKill9DuringLargeUpload(t *testing.T) {
 	}
 	checkBlobs(t, filepath.Join(data, "blobs"), -1)
 }
+
+// TestKill9MidJob kills the server while an analysis job runs, restarts
+// it, and checks that the job is run again exactly once and its result is
+// stored once.
+func TestKill9MidJob(t *testing.T) {
+	const font = "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"
+	if _, err := os.Stat(font); err != nil {
+		t.Skip("fonts-dejavu-core not installed")
+	}
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	dt := func(text string) string {
+		return "drawtext=fontfile=" + font + ":text='" + text + "':fontsize=48:fontcolor=white:box=1:boxcolor=black@0.8:x=(w-tw)/2:y=h-120"
+	}
+	clip := filepath.Join(dir, "clip.mp4")
+	ffmpeg(t, "-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=25:duration=4,"+dt("EVACUATION ROUTE NORTH"),
+		"-f", "lavfi", "-i", "color=c=darkgreen:size=1280x720:rate=25:duration=4,"+dt("CITY COUNCIL MEETING"),
+		"-f", "lavfi", "-i", "flite=text='the council will meet at noon to discuss the evacuation route':voice=slt",
+		"-filter_complex", "[0:v][1:v]concat=n=2:v=1:a=0[v];[2:a]aresample=16000,apad,atrim=0:8[a]",
+		"-map", "[v]", "-map", "[a]", "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac", "-t", "8", clip)
+	long := filepath.Join(dir, "long.mp4")
+	ffmpeg(t, "-stream_loop", "5", "-i", clip, "-c", "copy", long)
+	body, err := os.ReadFile(long)
+	must(t, err)
+
+	srv := startServer(t, data)
+	resp, err := srv.upload(t, "long.mp4", bytes.NewReader(body), int64(len(body)))
+	must(t, err)
+	var as struct {
+		ID string `json:"id"`
+	}
+	must(t, json.NewDecoder(resp.Body).Decode(&as))
+	resp.Body.Close()
+
+	type job struct {
+		Kind     string `json:"kind"`
+		State    string `json:"state"`
+		Attempts int    `json:"attempts"`
+	}
+	jobs := func(s *server) []job {
+		var js []job
+		s.getJSON(t, "/api/assets/"+as.ID+"/jobs", &js)
+		return js
+	}
+	// Wait for a slow job (OCR or speech) to be running, then kill.
+	var killed string
+	deadline := time.Now().Add(3 * time.Minute)
+	for killed == "" && time.Now().Before(deadline) {
+		for _, j := range jobs(srv) {
+			if j.State == "running" && (j.Kind == "ocr" || j.Kind == "speech") {
+				killed = j.Kind
+			}
+		}
+		if killed == "" {
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	if killed == "" {
+		t.Fatal("no OCR or speech job seen running")
+	}
+	time.Sleep(300 * time.Millisecond)
+	srv.kill()
+
+	srv2 := startServer(t, data)
+	deadline = time.Now().Add(5 * time.Minute)
+	var final []job
+	for time.Now().Before(deadline) {
+		final = jobs(srv2)
+		busy := false
+		for _, j := range final {
+			if j.State == "queued" || j.State == "running" {
+				busy = true
+			}
+		}
+		if !busy {
+			break
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	for _, j := range final {
+		if j.State != "done" {
+			t.Errorf("job %s ended %s", j.Kind, j.State)
+		}
+		want := 1
+		if j.Kind == killed {
+			want = 2
+		}
+		if j.Attempts != want {
+			t.Errorf("job %s ran %d times, want %d", j.Kind, j.Attempts, want)
+		}
+	}
+	// The killed analyzer's result is stored once: one analyze event, and
+	// no duplicated entries.
+	var evs []struct {
+		Action string          `json:"action"`
+		Detail json.RawMessage `json:"detail"`
+	}
+	srv2.getJSON(t, "/api/audit?limit=10000", &evs)
+	n := 0
+	for _, e := range evs {
+		if e.Action == "analyze" && strings.Contains(string(e.Detail), `"analyzer":"`+killed+`"`) {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("%d analyze events for %s, want 1", n, killed)
+	}
+	var ins struct {
+		OCR []struct {
+			Text    string `json:"text"`
+			StartMS int64  `json:"start_ms"`
+		} `json:"ocr"`
+		Transcript []struct {
+			StartMS int64 `json:"start_ms"`
+		} `json:"transcript"`
+	}
+	srv2.getJSON(t, "/api/assets/"+as.ID+"/insights", &ins)
+	seen := map[string]bool{}
+	for _, o := range ins.OCR {
+		k := fmt.Sprint(o.Text, o.StartMS)
+		if seen[k] {
+			t.Errorf("OCR entry %q at %d stored twice", o.Text, o.StartMS)
+		}
+		seen[k] = true
+	}
+	for i := 1; i < len(ins.Transcript); i++ {
+		if ins.Transcript[i].StartMS <= ins.Transcript[i-1].StartMS {
+			t.Errorf("transcript segments repeat or go back in time at %d", i)
+		}
+	}
+	if len(ins.OCR) == 0 || len(ins.Transcript) == 0 {
+		t.Errorf("missing insights after restart: %d OCR, %d transcript", len(ins.OCR), len(ins.Transcript))
+	}
+}
