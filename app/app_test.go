@@ -190,6 +190,22 @@ func TestPipelineSearchDelete(t *testing.T) {
 		t.Errorf("other tenant blob: %v", err)
 	}
 
+	// A user note is searchable, and moving the asset to another collection
+	// moves its hits.
+	note, coll := "interview with the harbour master", "archive"
+	if _, err := a.PatchAsset(ctx, actor, as.ID, &note, &coll); err != nil {
+		t.Fatal(err)
+	}
+	if hits, err := a.Search(ctx, actor, search.Query{Text: "in:note harbour"}); err != nil || hits.Total != 1 {
+		t.Errorf("note search: %+v %v", hits, err)
+	}
+	if hits, err := a.Search(ctx, actor, search.Query{Text: "council", Collections: []string{"news"}}); err != nil || hits.Total != 0 {
+		t.Errorf("old collection still has hits: %+v %v", hits, err)
+	}
+	if hits, err := a.Search(ctx, actor, search.Query{Text: "collection:archive council"}); err != nil || hits.Total != 1 {
+		t.Errorf("new collection search: %+v %v", hits, err)
+	}
+
 	// Deletion removes index entries and every blob (original, thumbs, keyframes).
 	if err := a.DeleteAsset(ctx, actor, as.ID); err != nil {
 		t.Fatal(err)
@@ -211,7 +227,7 @@ func TestPipelineSearchDelete(t *testing.T) {
 	for _, e := range evs {
 		seen[e.Action]++
 	}
-	for _, act := range []string{"upload", "analyze", "view", "view_insights", "search", "delete"} {
+	for _, act := range []string{"upload", "analyze", "view", "view_insights", "search", "update", "delete"} {
 		if seen[act] == 0 {
 			t.Errorf("no %q audit event; have %v", act, seen)
 		}

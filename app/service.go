@@ -232,3 +232,38 @@ func (b *blobSeeker) Close() error {
 	}
 	return nil
 }
+
+// PatchAsset changes an asset's note or collection, keeps the search index
+// in step (notes are searchable with in:note) and records the change.
+func (a *App) PatchAsset(ctx context.Context, actor glasshouse.Actor, id glasshouse.AssetID, note, collection *string) (*glasshouse.Asset, error) {
+	as, err := a.db.GetAsset(ctx, actor.Tenant, id)
+	if err != nil {
+		return nil, err
+	}
+	detail := map[string]any{}
+	if note != nil {
+		if len(*note) > 64<<10 {
+			return nil, glasshouse.Errorf("patch asset", glasshouse.ErrInvalid, "note longer than 64 KiB")
+		}
+		as.Note = *note
+		detail["note"] = as.Note
+	}
+	if collection != nil {
+		if err := ValidCollection(*collection); err != nil {
+			return nil, err
+		}
+		detail["collection"] = *collection
+		detail["from_collection"] = as.Collection
+		as.Collection = *collection
+	}
+	if err := a.db.PatchAsset(ctx, as, glasshouse.NewEvent(actor, "update", string(id), detail)); err != nil {
+		return nil, err
+	}
+	if err := a.index.SetCollection(ctx, as.Tenant, as.ID, as.Collection); err != nil {
+		return nil, fmt.Errorf("patch asset: index: %w", err)
+	}
+	if err := a.indexNameAndNote(ctx, as); err != nil {
+		return nil, fmt.Errorf("patch asset: index: %w", err)
+	}
+	return as, nil
+}

@@ -301,3 +301,10 @@ func (f *fakeService) Search(ctx context.Context, actor glasshouse.Actor, q sear
 	}
 	return &search.Hits{}, nil
 }
+
+func (f *fakeService) PatchAsset(ctx context.Context, actor glasshouse.Actor, id glasshouse.AssetID, note, collection *string) (*glasshouse.Asset, error) {
+	if err := f.enter("PatchAsset", actor); err != nil {
+		return nil, err
+	}
+	return f.GetAsset(ctx, actor, id)
+}

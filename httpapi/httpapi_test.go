@@ -202,8 +202,8 @@ func TestUnknownRouteAndMethod(t *testing.T) {
 
 	rr := h.do(httptest.NewRequest(http.MethodPut, "/api/assets/"+someID, nil))
 	wantError(t, rr, 405, "method_not_allowed")
-	if allow := rr.Header().Get("Allow"); allow != "GET, HEAD, DELETE" {
-		t.Errorf("Allow = %q, want GET, HEAD, DELETE", allow)
+	if allow := rr.Header().Get("Allow"); allow != "GET, HEAD, PATCH, DELETE" {
+		t.Errorf("Allow = %q, want GET, HEAD, PATCH, DELETE", allow)
 	}
 	rr = h.do(httptest.NewRequest(http.MethodDelete, "/api/assets", nil))
 	wantError(t, rr, 405, "method_not_allowed")

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	_ "embed"
+	"encoding/json"
 	"net/http"
 	"strconv"
 	"strings"
@@ -26,6 +27,7 @@ func (a *api) routes() []route {
 		{http.MethodGet, "/api/assets", a.listAssets},
 		{http.MethodGet, "/api/assets/{id}", a.getAsset},
 		{http.MethodDelete, "/api/assets/{id}", a.deleteAsset},
+		{http.MethodPatch, "/api/assets/{id}", a.patchAsset},
 		{http.MethodGet, "/api/assets/{id}/content", a.content("original")},
 		{http.MethodGet, "/api/assets/{id}/thumb", a.content("thumb")},
 		{http.MethodGet, "/api/assets/{id}/poster", a.content("poster")},
@@ -325,4 +327,31 @@ func (a *api) search(w http.ResponseWriter, r *http.Request) {
 		hits.Assets = []search.AssetHits{}
 	}
 	writeJSON(w, http.StatusOK, hits)
+}
+
+func (a *api) patchAsset(w http.ResponseWriter, r *http.Request) {
+	id, ok := a.assetID(w, r)
+	if !ok {
+		return
+	}
+	var body struct {
+		Note       *string `json:"note"`
+		Collection *string `json:"collection"`
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&body); err != nil {
+		a.writeError(w, r, "update asset", glasshouse.Errorf("update asset", glasshouse.ErrInvalid, "body must be JSON {\"note\": ..., \"collection\": ...}: %v", err))
+		return
+	}
+	if body.Note == nil && body.Collection == nil {
+		a.writeError(w, r, "update asset", glasshouse.Errorf("update asset", glasshouse.ErrInvalid, "nothing to change: give note and/or collection"))
+		return
+	}
+	as, err := a.svc.PatchAsset(r.Context(), actorFrom(r), id, body.Note, body.Collection)
+	if err != nil {
+		a.writeError(w, r, "update asset", err)
+		return
+	}
+	writeJSON(w, http.StatusOK, as)
 }

@@ -63,3 +63,21 @@ func (db *DB) AssetsWithoutJob(ctx context.Context, kind, version string, mediaK
 	}
 	return jobs, mapErr(op, rows.Err(), "rows")
 }
+
+// PatchAsset stores the note, collection and legal hold of an asset and
+// appends ev in the same transaction.
+func (db *DB) PatchAsset(ctx context.Context, a *glasshouse.Asset, ev glasshouse.AuditEvent) error {
+	const op = "sqlite.PatchAsset"
+	return db.writeTx(ctx, op, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE gh_assets SET note = ?, collection = ?, legal_hold = ? WHERE tenant = ? AND id = ?`,
+			a.Note, a.Collection, boolInt(a.LegalHold), string(a.Tenant), string(a.ID))
+		if err != nil {
+			return mapErr(op, err, "asset "+string(a.ID))
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return glasshouse.Errorf(op, glasshouse.ErrNotExist, "asset %s not found", a.ID)
+		}
+		_, err = db.appendTx(ctx, tx, op, ev)
+		return err
+	})
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"log/slog"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -47,12 +48,17 @@ func (s *analyzerSet) add(an glasshouse.Analyzer) {
 }
 
 // buildAnalyzers sets up every analyzer that can run here.
-func buildAnalyzers(log *slog.Logger, modelsDir string) *analyzerSet {
+func buildAnalyzers(log *slog.Logger, b backendFlags) *analyzerSet {
+	modelsDir := b.models
 	s := &analyzerSet{}
 	lim := media.Limits{Timeout: 30 * time.Minute, MaxBytes: 4 << 30}
 	s.add(probe.New(media.Limits{Timeout: 2 * time.Minute, MaxBytes: 2 << 30}))
 	s.add(shots.New(lim, shots.Options{}))
-	if sp, err := speech.New(speech.Config{}); err != nil {
+	spCfg := speech.Config{Logger: log}
+	if b.speechURL != "" {
+		spCfg.Engine, spCfg.URL, spCfg.Model, spCfg.APIKey = speech.EngineOpenAI, b.speechURL, b.speechModel, os.Getenv("GLASSHOUSE_SPEECH_API_KEY")
+	}
+	if sp, err := speech.New(spCfg); err != nil {
 		s.disable("speech", "", err.Error())
 	} else {
 		s.add(sp)

@@ -14,12 +14,15 @@ import (
 // backendFlags are the flags that choose where data lives.
 type backendFlags struct {
 	data, blobs, db, models string
+	speechURL, speechModel  string
 }
 
 func (b *backendFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&b.data, "data", envOr("GLASSHOUSE_DATA", "glasshouse-data"), "data folder of the embedded default (blobs + SQLite)")
 	fs.StringVar(&b.blobs, "blobs", os.Getenv("GLASSHOUSE_BLOBS"), "blob store URL (default file://<data>/blobs; s3://bucket?endpoint=... for S3)")
 	fs.StringVar(&b.db, "db", os.Getenv("GLASSHOUSE_DB"), "database URL (default sqlite://<data>/glasshouse.db)")
+	fs.StringVar(&b.speechURL, "speech-url", os.Getenv("GLASSHOUSE_SPEECH_URL"), "use a remote OpenAI-compatible speech server (base URL serving /v1/audio/transcriptions) instead of the built-in pocketsphinx; API key from $GLASSHOUSE_SPEECH_API_KEY")
+	fs.StringVar(&b.speechModel, "speech-model", envOr("GLASSHOUSE_SPEECH_MODEL", "whisper-1"), "model name sent to the remote speech server")
 	fs.StringVar(&b.models, "models", envOr("GLASSHOUSE_MODELS", defaultModels()), "folder of provisioned models (make models)")
 }
 

@@ -360,10 +360,13 @@ func TestKill9DuringLargeUpload(t *testing.T) {
 	if len(page.Assets) != 1 || page.Assets[0].Name != "a.mp4" {
 		t.Fatalf("after restart: %+v, want only a.mp4", page.Assets)
 	}
-	// The restarted server still works and its content reads back intact.
-	resp, err = http.Get(srv2.url + "/api/assets?limit=1")
-	must(t, err)
-	resp.Body.Close()
+	// The restarted server still takes uploads, here from the CLI.
+	ffmpeg(t, "-f", "lavfi", "-i", "sine=frequency=500:duration=1", filepath.Join(dir, "b.wav"))
+	out, stderr, code := runCLI(t, "ingest", "--server", srv2.url, "--json", "--collection", "remote", filepath.Join(dir, "b.wav"), filepath.Join(dir, "missing.wav"))
+	res := parseIngestJSON(t, out)
+	if code != 1 || res["b.wav"].Asset == nil || res["b.wav"].Asset.Collection != "remote" || res["missing.wav"].Error == nil {
+		t.Fatalf("ingest --server: code %d, %+v\n%s", code, res, stderr)
+	}
 	srv2.kill()
 	vout, verr, code := runCLI(t, "audit", "verify", "--data", data)
 	if code != 0 {

@@ -75,12 +75,12 @@ func cmdIngest(ctx context.Context, e *env, args []string) error {
 		cfg.Logger = e.log
 		var set *analyzerSet
 		if *analyze {
-			set = buildAnalyzers(e.log, b.models)
+			set = buildAnalyzers(e.log, b)
 			defer set.close()
 			cfg.Analyzers, cfg.Derived = set.analyzers, set.derived
 		} else {
 			// Queue jobs for every analyzer known here; `serve` runs them.
-			set = buildAnalyzers(e.log, b.models)
+			set = buildAnalyzers(e.log, b)
 			defer set.close()
 			cfg.Analyzers = set.analyzers
 		}

@@ -30,7 +30,7 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	cfg.Workers = *workers
 	cfg.Lease = *lease
 	cfg.MaxUploadBytes = *maxUpload
-	set := buildAnalyzers(e.log, b.models)
+	set := buildAnalyzers(e.log, b)
 	defer set.close()
 	cfg.Analyzers, cfg.Derived, cfg.Unavailable = set.analyzers, set.derived, set.unavailable
 	cfg.SoleWorker = !*noWorkers && isEmbedded(cfg)

@@ -105,7 +105,7 @@ func cmdStatus(ctx context.Context, e *env, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	set := buildAnalyzers(e.log, b.models)
+	set := buildAnalyzers(e.log, b)
 	defer set.close()
 	cfg := b.config()
 	cfg.Logger = e.log
