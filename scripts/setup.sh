@@ -13,7 +13,7 @@ PKGS=(
   tesseract-ocr tesseract-ocr-eng
   pocketsphinx pocketsphinx-en-us pocketsphinx-testdata
   python3 python3-onnx python3-numpy
-  fonts-dejavu-core
+  fonts-dejavu-core chromium
   util-linux ca-certificates git make gcc
 )
 missing=()

@@ -119,7 +119,15 @@ func TestAppJSHelpers(t *testing.T) {
 	}
 	script := `
 const vm = require("vm"), fs = require("fs"), assert = require("assert");
-const ctx = { document: { addEventListener() {} }, console };
+// A tiny document: elements and text nodes that record what was built.
+class Node_ { constructor(t, v) { this.t = t; this.v = v || ""; } toJSON() { return { t: this.t, v: this.v }; } }
+const document = {
+  addEventListener() {},
+  createTextNode: (v) => new Node_("#text", v),
+  createElement: (t) => { const n = new Node_(t); n.setAttribute = () => {}; n.addEventListener = () => {}; n.append = () => {};
+    Object.defineProperty(n, "textContent", { set(v) { n.v = v; } }); return n; },
+};
+const ctx = { document, console, URLSearchParams };
 vm.createContext(ctx);
 vm.runInContext(fs.readFileSync(process.argv[1], "utf8"), ctx);
 const run = (s) => vm.runInContext(s, ctx);
@@ -129,6 +137,29 @@ assert.strictEqual(run("fmtDuration(0)"), "");
 assert.strictEqual(run("fmtSize(999)"), "999 B");
 assert.strictEqual(run("fmtSize(1500)"), "1.5 KB");
 assert.strictEqual(run("fmtSize(2500000000)"), "2.5 GB");
+assert.strictEqual(run("fmtTime(0)"), "0:00");
+assert.strictEqual(run("fmtTime(4999)"), "0:04");
+assert.strictEqual(run("fmtRange(4000, 8000)"), "0:04–0:08");
+assert.strictEqual(run("fmtRange(5000, 0)"), "0:05");
+// Snippets: only <mark> becomes an element; other markup stays text.
+assert.strictEqual(run("unescapeHTML('a &lt;b&gt; &amp;amp; &#39;x&#39; &#x41; &bogus;')"), "a <b> &amp; 'x' A &bogus;");
+assert.strictEqual(run("JSON.stringify(snippetNodes('CITY <mark>COUNCIL</mark> &lt;img src=x onerror=alert(1)&gt; <b>x</b>'))"),
+  JSON.stringify([{t:"#text",v:"CITY "},{t:"mark",v:"COUNCIL"},{t:"#text",v:" <img src=x onerror=alert(1)> <b>x</b>"}]));
+// Parser positions are UTF-8 byte offsets.
+assert.strictEqual(run("byteToIndex('café \"x', 6)"), 5);
+assert.strictEqual(run("byteToIndex('abc', 2)"), 2);
+// Faces: counts over time, never identities.
+assert.strictEqual(run("JSON.stringify(faceCounts([{start_ms:0,end_ms:5000},{start_ms:2000,end_ms:4000}]))"),
+  JSON.stringify([{start:0,end:2000,count:1},{start:2000,end:4000,count:2},{start:4000,end:5000,count:1}]));
+assert.strictEqual(run("JSON.stringify(faceCounts([{start_ms:0,end_ms:0},{start_ms:0,end_ms:0}]))"), JSON.stringify([{start:0,end:0,count:2}]));
+assert.strictEqual(run("JSON.stringify(faceCounts([]))"), "[]");
+// Routes.
+assert.strictEqual(run("JSON.stringify(parseHash('#/asset/abc?t=12.5').parts)"), JSON.stringify(["asset","abc"]));
+assert.strictEqual(run("parseHash('#/asset/abc?t=12.5').params.get('t')"), "12.5");
+assert.strictEqual(run("parseHash('#/search?q=%22a+b%22').params.get('q')"), '"a b"');
+assert.strictEqual(run("parseHash('#main')"), null);
+assert.strictEqual(run("assetHash('abc', 4)"), "#/asset/abc?t=4");
+assert.strictEqual(run("searchHash('council meeting', '')"), "#/search?q=council+meeting");
 console.log("ok");
 `
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)

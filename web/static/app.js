@@ -1,10 +1,24 @@
-// glasshouse page: list assets, play one, upload files. No framework, no
-// build step. Everything shown from the server goes through textContent or
-// attributes, never parsed as HTML markup.
+// glasshouse page: search, list assets, play one at the moment a search hit
+// points to, upload files. No framework, no build step. Everything shown
+// from the server goes through textContent or attributes, never parsed as
+// HTML markup; search snippets (server-escaped text with <mark> around the
+// matches) are split on the marks and built as nodes.
+//
+// Views are chosen by the URL hash, so that links can be shared and the
+// back button works:
+//   #/                      assets and upload
+//   #/search?q=...&cursor=  search results
+//   #/asset/ID?t=12.5       one asset, played from second 12.5
 "use strict";
 
 const PAGE_SIZE = 20;
+const SEARCH_PAGE_SIZE = 10;
 const state = { cursors: [""], page: 0, collection: "", kind: "" };
+// shown: the query and cursor on show; lastHit: the hit link followed.
+const searchState = { q: "", cursors: [""], page: 0, seq: 0, shown: "", lastHit: null, reload: false };
+// The asset being shown: its id, media element and the insight nodes that
+// follow playback ({start, end, node, list}; times in ms).
+const player = { id: null, media: null, timeline: [], seq: 0 };
 
 function $(id) { return document.getElementById(id); }
 
@@ -33,7 +47,10 @@ async function api(path, init) {
   try { body = await res.json(); } catch (_) { /* not JSON */ }
   if (!res.ok) {
     const msg = body && body.error ? body.error.message + " (" + body.error.code + ")" : res.status + " " + res.statusText;
-    throw new Error(msg);
+    const err = new Error(msg);
+    err.status = res.status;
+    if (body && body.error) { err.code = body.error.code; err.detail = body.error.message; }
+    throw err;
   }
   return body;
 }
@@ -48,12 +65,270 @@ function fmtSize(n) {
 
 function fmtDuration(ms) {
   if (!ms) return "";
-  let s = Math.round(ms / 1000);
+  return fmtClock(Math.round(ms / 1000));
+}
+
+// fmtTime formats a media time in ms as m:ss (h:mm:ss past an hour); 0 is
+// "0:00". Seconds are truncated, so a hit at 4.9 s reads 0:04.
+function fmtTime(ms) {
+  return fmtClock(Math.max(0, Math.floor((ms || 0) / 1000 + 1e-6)));
+}
+
+function fmtClock(s) {
   const h = Math.floor(s / 3600); s -= h * 3600;
   const m = Math.floor(s / 60); s -= m * 60;
   const pad = (x) => String(x).padStart(2, "0");
   return (h ? h + ":" + pad(m) : m) + ":" + pad(s);
 }
+
+function fmtRange(startMS, endMS) {
+  if (endMS > startMS) return fmtTime(startMS) + "–" + fmtTime(endMS);
+  return fmtTime(startMS);
+}
+
+// unescapeHTML turns the entities the server's HTML escaping produces back
+// into characters (the result only ever goes into text nodes).
+function unescapeHTML(s) {
+  const named = { amp: "&", lt: "<", gt: ">", quot: "\"", apos: "'", nbsp: "\u00a0" };
+  return s.replace(/&(#x[0-9a-fA-F]+|#[0-9]+|[a-zA-Z]+);/g, (m, ent) => {
+    if (ent[0] === "#") {
+      const n = ent[1] === "x" || ent[1] === "X" ? parseInt(ent.slice(2), 16) : parseInt(ent.slice(1), 10);
+      return n > 0 && n <= 0x10ffff ? String.fromCodePoint(n) : m;
+    }
+    return Object.prototype.hasOwnProperty.call(named, ent) ? named[ent] : m;
+  });
+}
+
+// snippetNodes builds the nodes of a server snippet: text, with <mark>
+// elements where the server put <mark>...</mark>. Any other markup stays
+// text, so nothing else from the snippet can become an element.
+function snippetNodes(snippet) {
+  const out = [];
+  let inMark = false;
+  for (const part of String(snippet || "").split(/(<\/?mark>)/)) {
+    if (part === "<mark>") { inMark = true; continue; }
+    if (part === "</mark>") { inMark = false; continue; }
+    if (!part) continue;
+    const text = unescapeHTML(part);
+    out.push(inMark ? el("mark", { text }) : document.createTextNode(text));
+  }
+  return out;
+}
+
+// byteToIndex turns a byte offset into the UTF-8 form of s (what the query
+// parser reports) into an index into the JavaScript string.
+function byteToIndex(s, bytes) {
+  let b = 0, i = 0;
+  for (const ch of s) {
+    if (b >= bytes) break;
+    const cp = ch.codePointAt(0);
+    b += cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
+    i += ch.length;
+  }
+  return i;
+}
+
+// ---------------------------------------------------------------------------
+// Routing
+
+function parseHash(hash) {
+  if (!hash || !hash.startsWith("#/")) return null;
+  const rest = hash.slice(1);
+  const qi = rest.indexOf("?");
+  const path = qi < 0 ? rest : rest.slice(0, qi);
+  const params = new URLSearchParams(qi < 0 ? "" : rest.slice(qi + 1));
+  const parts = path.split("/").filter(Boolean).map((p) => { try { return decodeURIComponent(p); } catch (_) { return p; } });
+  return { parts, params };
+}
+
+function assetHash(id, sec) {
+  let h = "#/asset/" + encodeURIComponent(id);
+  if (sec != null && isFinite(sec)) h += "?t=" + String(Math.round(sec * 1000) / 1000);
+  return h;
+}
+
+function searchHash(q, cursor) {
+  const p = new URLSearchParams({ q });
+  if (cursor) p.set("cursor", cursor);
+  return "#/search?" + p.toString();
+}
+
+function route() {
+  const r = parseHash(location.hash);
+  if (!r || !r.parts.length) { showHome(); return; }
+  if (r.parts[0] === "search") {
+    runSearch(r.params.get("q") || "", r.params.get("cursor") || "");
+  } else if (r.parts[0] === "asset" && r.parts[1]) {
+    const t = r.params.has("t") ? parseFloat(r.params.get("t")) : null;
+    showAsset(r.parts[1], t !== null && isFinite(t) && t >= 0 ? t : null);
+  } else {
+    showHome();
+  }
+}
+
+function go(hash) {
+  if (location.hash === hash) route();
+  else location.hash = hash;
+}
+
+function setView(name) {
+  $("search-section").hidden = name !== "search";
+  $("player-section").hidden = name !== "asset";
+  $("upload-section").hidden = name !== "home";
+  $("assets-section").hidden = name !== "home";
+  if (name !== "asset") stopPlayer();
+}
+
+function showHome() {
+  setView("home");
+  document.title = "glasshouse";
+  loadPage();
+}
+
+// ---------------------------------------------------------------------------
+// Search
+
+const HIT_KINDS = {
+  speech: "speech", text: "on-screen text", label: "label",
+  keyword: "keyword", name: "file name", note: "note",
+};
+
+function clearSearchError() {
+  $("search-error").replaceChildren();
+  $("search-q").removeAttribute("aria-invalid");
+}
+
+// showSearchError shows the parser's message next to the box and points at
+// the position it names ("unterminated quote at 11": a byte offset).
+function showSearchError(q, message) {
+  const box = $("search-error");
+  const input = $("search-q");
+  message = message.replace(/^[A-Za-z0-9_.]+: /, ""); // the server's operation name
+  box.replaceChildren(el("strong", { text: "Query error: " }), message);
+  const m = / at (\d+)$/.exec(message);
+  if (m) {
+    const pos = Math.min(byteToIndex(q, parseInt(m[1], 10)), q.length);
+    box.append(" (character " + (pos + 1) + ")",
+      el("code", { class: "query-echo", "aria-hidden": "true" },
+        q.slice(0, pos), el("mark", { class: "err", text: q.slice(pos, pos + 1) || " " }), q.slice(pos + 1)));
+    input.focus();
+    input.setSelectionRange(pos, Math.min(pos + 1, q.length));
+  } else {
+    input.focus();
+  }
+  input.setAttribute("aria-invalid", "true");
+}
+
+async function runSearch(q, cursor) {
+  setView("search");
+  const input = $("search-q");
+  if (input.value !== q) input.value = q;
+  clearSearchError();
+  document.title = q ? q + " – glasshouse search" : "glasshouse search";
+  const list = $("search-results");
+  if (!q.trim()) {
+    list.replaceChildren();
+    $("search-total").textContent = "Type a query in the search box.";
+    $("search-prev").disabled = $("search-next").disabled = true;
+    return;
+  }
+  // Coming back (history) to the page on show keeps it as it was, with
+  // the focus on the hit that was followed; the search button reloads.
+  $("search-heading").textContent = q ? "Results for “" + q + "”" : "Search results";
+  const key = q + "\u0000" + (cursor || "");
+  if (searchState.shown === key && !searchState.reload) {
+    if (searchState.lastHit && document.body.contains(searchState.lastHit)) searchState.lastHit.focus();
+    return;
+  }
+  searchState.reload = false;
+  searchState.shown = "";
+  if (searchState.q !== q) { searchState.q = q; searchState.cursors = [""]; }
+  let page = searchState.cursors.indexOf(cursor || "");
+  if (page < 0) { searchState.cursors = ["", cursor]; page = 1; }
+  searchState.page = page;
+  const seq = ++searchState.seq;
+  const params = new URLSearchParams({ q, limit: SEARCH_PAGE_SIZE });
+  if (cursor) params.set("cursor", cursor);
+  $("search-total").textContent = "Searching…";
+  let res;
+  try {
+    res = await api("/api/search?" + params.toString());
+  } catch (err) {
+    if (seq !== searchState.seq) return;
+    list.replaceChildren();
+    $("search-prev").disabled = $("search-next").disabled = true;
+    if (err.code === "invalid" && err.detail) {
+      $("search-total").textContent = "No search: the query has an error.";
+      showSearchError(q, err.detail);
+    } else {
+      $("search-total").textContent = "";
+      say("Search failed: " + err.message, true);
+    }
+    return;
+  }
+  // The asset records give the names and thumbnails of the groups.
+  const assets = await Promise.all(res.assets.map((g) =>
+    api("/api/assets/" + encodeURIComponent(g.asset)).catch(() => null)));
+  if (seq !== searchState.seq) return;
+  list.replaceChildren();
+  res.assets.forEach((g, i) => list.append(resultGroup(g, assets[i])));
+  const n = res.total;
+  $("search-total").textContent = n === 0 ? "Nothing found."
+    : n + " asset" + (n === 1 ? "" : "s") + " found" + (searchState.page ? ", page " + (searchState.page + 1) : "") + ".";
+  searchState.cursors.length = searchState.page + 1;
+  if (res.next) searchState.cursors.push(res.next);
+  $("search-prev").disabled = searchState.page === 0;
+  $("search-next").disabled = !res.next;
+  $("search-page").textContent = "Page " + (searchState.page + 1);
+  $("search-heading").textContent = "Results for “" + q + "”";
+  searchState.shown = key;
+  searchState.lastHit = null;
+}
+
+function resultGroup(g, a) {
+  const name = a ? a.name : g.asset;
+  const kind = a ? a.kind : g.media_kind;
+  const playable = kind === "video" || kind === "audio";
+  const headingId = "result-" + g.asset;
+  const hits = el("ol", { class: "hits", "aria-labelledby": headingId });
+  for (const h of g.hits || []) hits.append(el("li", {}, hitLink(g, a, h, name, playable)));
+  const meta = [kind];
+  if (a && a.probe && a.probe.duration_ms) meta.push(fmtDuration(a.probe.duration_ms));
+  if (g.collection) meta.push("collection " + g.collection);
+  return el("li", { class: "result" },
+    el("h3", { id: headingId },
+      el("a", { href: assetHash(g.asset, null), text: name }),
+      el("span", { class: "meta", text: " · " + meta.join(" · ") })),
+    hits);
+}
+
+function hitLink(g, a, h, name, playable) {
+  // A file name or note is no moment: those hits open the asset at the start.
+  const timed = playable && h.kind !== "name" && h.kind !== "note" && (h.end_ms > 0 || h.start_ms > 0);
+  const sec = timed ? h.start_ms / 1000 : null;
+  let thumb;
+  const when = timed ? " at " + fmtTime(h.start_ms) : "";
+  if (h.thumb) {
+    thumb = el("img", { class: "thumb", src: "/api/blobs/" + encodeURIComponent(h.thumb), alt: "Frame of " + name + when, loading: "lazy" });
+  } else if (a && a.thumb) {
+    thumb = el("img", { class: "thumb", src: "/api/assets/" + encodeURIComponent(g.asset) + "/thumb", alt: "Thumbnail of " + name, loading: "lazy" });
+  } else {
+    thumb = el("span", { class: "nothumb", role: "img", "aria-label": "No thumbnail", text: g.media_kind || "" });
+  }
+  return el("a", {
+    class: "hit", href: assetHash(g.asset, sec), "data-start-ms": h.start_ms,
+    onclick: (e) => { searchState.lastHit = e.currentTarget; },
+  },
+    thumb,
+    el("span", { class: "hit-body" },
+      el("span", { class: "hit-head" },
+        el("span", { class: "badge badge-" + h.kind, text: HIT_KINDS[h.kind] || h.kind }),
+        timed ? el("span", { class: "time", text: fmtRange(h.start_ms, h.end_ms) }) : null),
+      el("span", { class: "snippet" }, ...snippetNodes(h.snippet))));
+}
+
+// ---------------------------------------------------------------------------
+// Assets list
 
 function runsList(runs) {
   const ul = el("ul", { class: "runs" });
@@ -101,7 +376,7 @@ function assetRow(a) {
     : el("span", { class: "nothumb", role: "img", "aria-label": "No thumbnail for " + a.name, text: a.kind });
   return el("tr", {},
     el("td", {}, preview),
-    el("td", {}, el("button", { type: "button", class: "link", text: a.name, "aria-label": "Show " + a.name, onclick: () => show(a.id) })),
+    el("td", {}, el("a", { href: assetHash(a.id, null), class: "asset-link", text: a.name, "aria-label": "Show " + a.name })),
     el("td", { text: a.kind }),
     el("td", { class: "num", text: dur }),
     el("td", { class: "num", text: fmtSize(a.size) }),
@@ -111,27 +386,112 @@ function assetRow(a) {
   );
 }
 
-async function show(id) {
+// ---------------------------------------------------------------------------
+// Asset view: player and insights
+
+// seekTo moves the player to sec once its metadata is loaded and, if play,
+// starts it. A refused play() (autoplay policy) leaves it paused there.
+function seekTo(sec, play) {
+  const m = player.media;
+  if (!m || typeof m.play !== "function") return;
+  const goThere = () => {
+    const d = m.duration;
+    m.currentTime = isFinite(d) && d > 0 ? Math.min(sec, d) : sec;
+    if (play) {
+      const p = m.play();
+      if (p && p.catch) p.catch((err) => say("Press play to start (" + err.name + ").", false));
+    }
+  };
+  if (m.readyState >= 1) goThere();
+  else m.addEventListener("loadedmetadata", goThere, { once: true });
+}
+
+// seekFromInsight seeks and records the moment in the URL (without a new
+// history entry), so the address bar can be shared.
+function seekFromInsight(ms) {
+  seekTo(ms / 1000, true);
+  if (player.id) history.replaceState(null, "", assetHash(player.id, ms / 1000));
+}
+
+function stopPlayer() {
+  const p = $("player");
+  for (const m of p.querySelectorAll("video, audio")) m.pause();
+}
+
+function closePlayer() {
+  stopPlayer();
+  go("#/");
+}
+
+async function showAsset(id, t) {
+  const already = player.id === id && player.media && !$("player-section").hidden;
+  setView("asset");
+  if (already) {
+    if (t != null) seekTo(t, true);
+    return;
+  }
+  const seq = ++player.seq;
+  // Drop the previous player at once, so nothing stale plays or shows.
+  stopPlayer();
+  $("player").replaceChildren(el("p", { class: "hint", text: "Loading…" }));
+  $("insights").replaceChildren();
+  player.id = null; player.media = null; player.timeline = [];
   let a;
   try {
     a = await api("/api/assets/" + encodeURIComponent(id));
   } catch (err) {
+    if (seq !== player.seq) return;
+    $("player").replaceChildren(el("p", { class: "error", text: "Could not open the asset: " + err.message }));
+    $("player-heading").textContent = "Asset not available";
+    $("insights").replaceChildren();
+    $("player-details").replaceChildren();
+    player.id = null; player.media = null;
     say("Could not open the asset: " + err.message, true);
     return;
   }
-  const player = $("player");
-  player.replaceChildren();
+  if (seq !== player.seq) return;
+  const box = $("player");
+  box.replaceChildren();
   const src = contentURL(a);
-  let media;
+  let media = null;
   if (a.kind === "video") {
     media = el("video", { src, controls: true, preload: "metadata", "aria-label": a.name });
     if (a.poster) media.poster = "/api/assets/" + encodeURIComponent(a.id) + "/poster";
+    box.append(media);
   } else if (a.kind === "audio") {
     media = el("audio", { src, controls: true, preload: "metadata", "aria-label": a.name });
+    box.append(media);
   } else {
-    media = el("img", { src, alt: a.name });
+    box.append(el("img", { src, alt: a.name }));
   }
-  player.append(media);
+  player.id = a.id;
+  player.media = media;
+  player.timeline = [];
+  if (media) {
+    media.addEventListener("timeupdate", followPlayback);
+    media.addEventListener("seeked", followPlayback);
+  }
+  $("player-position").textContent = "";
+  renderDetails(a);
+  $("player-heading").textContent = a.name;
+  document.title = a.name + " – glasshouse";
+  $("player-heading").focus();
+  if (t != null) seekTo(t, true);
+  $("insights").replaceChildren(el("p", { class: "hint", text: "Loading what was found…" }));
+  let ins;
+  try {
+    ins = await api("/api/assets/" + encodeURIComponent(id) + "/insights");
+  } catch (err) {
+    if (seq !== player.seq) return;
+    $("insights").replaceChildren(el("p", { class: "error", text: "Could not load the insights: " + err.message }));
+    return;
+  }
+  if (seq !== player.seq) return;
+  renderInsights(ins || {}, a);
+  followPlayback();
+}
+
+function renderDetails(a) {
   const dl = $("player-details");
   dl.replaceChildren();
   const add = (k, v) => { if (v !== "" && v != null) dl.append(el("dt", { text: k }), el("dd", { text: v })); };
@@ -147,18 +507,169 @@ async function show(id) {
   add("Added", new Date(a.created).toLocaleString());
   add("SHA-256", a.hash);
   dl.append(el("dt", { text: "Analyzers" }), el("dd", {}, runsList(a.runs)));
-  $("player-heading").textContent = a.name;
-  $("player-section").hidden = false;
-  $("player-heading").focus();
 }
 
-function closePlayer() {
-  const player = $("player");
-  for (const m of player.querySelectorAll("video, audio")) m.pause();
-  player.replaceChildren();
-  $("player-section").hidden = true;
-  $("assets-heading").focus();
+// followPlayback marks the insight entries under the play position and
+// keeps the current transcript line in view inside its list.
+function followPlayback() {
+  const m = player.media;
+  if (!m) return;
+  const ms = m.currentTime * 1000;
+  const d = m.duration;
+  $("player-position").textContent = fmtTime(ms) + (isFinite(d) ? " / " + fmtTime(d * 1000) : "");
+  for (const it of player.timeline) {
+    const on = it.start <= ms && ms < it.end;
+    if (on === it.node.classList.contains("current")) continue;
+    it.node.classList.toggle("current", on);
+    if (on) it.node.setAttribute("aria-current", "time");
+    else it.node.removeAttribute("aria-current");
+    if (on && it.list) {
+      const l = it.list, n = it.node.parentElement || it.node;
+      if (n.offsetTop < l.scrollTop || n.offsetTop + n.offsetHeight > l.scrollTop + l.clientHeight) {
+        l.scrollTop = Math.max(0, n.offsetTop - l.clientHeight / 3);
+      }
+    }
+  }
 }
+
+function insightSection(id, title, count) {
+  const h = el("h3", { id: id + "-heading" }, title, count != null ? el("span", { class: "count", text: " (" + count + ")" }) : null);
+  return el("section", { class: "insight", id, "aria-labelledby": id + "-heading" }, h);
+}
+
+function none(text) { return el("p", { class: "hint", text: text || "None found." }); }
+
+// seekButton is one clickable moment of an insight list.
+function seekButton(startMS, endMS, label, playable, follow, list, extra) {
+  const b = el("button", {
+    type: "button", class: "seek",
+    "aria-label": (playable ? "Play from " + fmtTime(startMS) + ": " : "") + label,
+    disabled: !playable,
+  }, el("span", { class: "time", text: fmtRange(startMS, endMS) }), " ", extra || el("span", { class: "seg-text", text: label }));
+  if (playable) b.addEventListener("click", () => seekFromInsight(startMS));
+  if (follow) player.timeline.push({ start: startMS, end: endMS > startMS ? endMS : startMS + 1, node: b, list });
+  return b;
+}
+
+function byStart(a, b) { return (a.start_ms - b.start_ms) || (a.end_ms - b.end_ms); }
+
+function renderInsights(ins, a) {
+  const aside = $("insights");
+  aside.replaceChildren();
+  const playable = !!player.media;
+  const ran = new Set((a.runs || []).map((r) => r.name));
+  const missing = (name) => ran.has(name) ? none() : none("Not analysed.");
+
+  // Transcript
+  const tr = (ins.transcript || []).slice().sort(byStart);
+  const ts = insightSection("insight-transcript", "Transcript", tr.length);
+  if (tr.length) {
+    const ol = el("ol", { class: "transcript timed" });
+    for (const s of tr) ol.append(el("li", {}, seekButton(s.start_ms, s.end_ms, s.text, playable, true, ol)));
+    ts.append(ol);
+  } else ts.append(a.kind === "image" ? none("No sound in an image.") : missing("speech"));
+  aside.append(ts);
+
+  // OCR
+  const ocr = (ins.ocr || []).slice().sort(byStart);
+  const os = insightSection("insight-ocr", "Text on screen", ocr.length);
+  if (ocr.length) {
+    const ol = el("ol", { class: "ocr timed" });
+    for (const o of ocr) ol.append(el("li", {}, seekButton(o.start_ms, o.end_ms, o.text, playable, true, ol)));
+    os.append(ol);
+  } else os.append(missing("ocr"));
+  aside.append(os);
+
+  // Shots and keyframes
+  const shots = (ins.shots || []).slice().sort(byStart);
+  if (shots.length || (ins.keyframes || []).length) {
+    const kf = new Map();
+    for (const k of ins.keyframes || []) if (!kf.has(k.shot) && (k.thumb || k.image)) kf.set(k.shot, k);
+    const ss = insightSection("insight-shots", "Shots", shots.length);
+    const strip = el("ol", { class: "strip" });
+    for (const s of shots) {
+      const k = kf.get(s.index);
+      const label = "Shot " + (s.index + 1);
+      const img = k ? el("img", { src: "/api/blobs/" + encodeURIComponent(k.thumb || k.image), alt: label + " at " + fmtTime(k.time_ms) }) : null;
+      strip.append(el("li", {}, seekButton(s.start_ms, s.end_ms, label, playable, true, strip, el("span", { class: "shot" }, img, el("span", { class: "seg-text", text: label })))));
+    }
+    ss.append(strip);
+    aside.append(ss);
+  }
+
+  // Labels
+  const labels = (ins.labels || []).slice().sort((x, y) => y.confidence - x.confidence);
+  const ls = insightSection("insight-labels", "Labels", labels.length);
+  if (labels.length) {
+    const ul = el("ul", { class: "chips" });
+    for (const l of labels) {
+      const li = el("li", { class: "chip" }, el("span", { class: "chip-name", text: l.name }),
+        el("span", { class: "hint", text: " " + Math.round((l.confidence || 0) * 100) + "%" }));
+      for (const r of (l.ranges || []).slice(0, 6)) {
+        if (playable && r.end_ms > r.start_ms) li.append(" ", seekButton(r.start_ms, r.end_ms, l.name, true, false, null, el("span", { class: "visually-hidden", text: l.name })));
+      }
+      ul.append(li);
+    }
+    ls.append(ul);
+  } else ls.append(missing("labels"));
+  aside.append(ls);
+
+  // Faces: how many, when. Never who.
+  const fs = faceCounts(ins.faces || []);
+  const fsec = insightSection("insight-faces", "Faces detected", null);
+  if (fs.length) {
+    const ol = el("ol", { class: "faces timed" });
+    for (const f of fs) {
+      const label = f.count + " face" + (f.count === 1 ? "" : "s");
+      if (f.end > f.start) ol.append(el("li", {}, seekButton(f.start, f.end, label, playable, true, ol)));
+      else ol.append(el("li", { text: label + " in the picture" }));
+    }
+    fsec.append(ol, el("p", { class: "hint", text: "Counts only: glasshouse never identifies people." }));
+  } else fsec.append(missing("faces"));
+  aside.append(fsec);
+
+  // Keywords
+  const kws = ins.keywords || [];
+  const ks = insightSection("insight-keywords", "Keywords", kws.length);
+  if (kws.length) {
+    const ul = el("ul", { class: "chips" });
+    for (const k of kws) {
+      const r = (k.ranges || [])[0];
+      if (playable && r && r.end_ms >= r.start_ms && (r.end_ms > 0 || r.start_ms > 0)) {
+        ul.append(el("li", {}, el("button", {
+          type: "button", class: "chip seek", text: k.text,
+          "aria-label": "Play from " + fmtTime(r.start_ms) + ": " + k.text,
+          onclick: () => seekFromInsight(r.start_ms),
+        })));
+      } else {
+        ul.append(el("li", { class: "chip", text: k.text }));
+      }
+    }
+    ks.append(ul);
+  } else ks.append(missing("keywords"));
+  aside.append(ks);
+}
+
+// faceCounts turns face detections (a box over a time range each) into
+// spans with the number of faces seen at once: [{start, end, count}].
+// Stills (no time range) give one entry with start = end = 0.
+function faceCounts(faces) {
+  if (!faces.length) return [];
+  if (faces.every((f) => !(f.end_ms > f.start_ms))) return [{ start: 0, end: 0, count: faces.length }];
+  const pts = [...new Set(faces.flatMap((f) => [f.start_ms, f.end_ms]))].sort((x, y) => x - y);
+  const out = [];
+  for (let i = 0; i + 1 < pts.length; i++) {
+    const s = pts[i], e = pts[i + 1];
+    const count = faces.filter((f) => f.start_ms < e && f.end_ms > s).length;
+    const last = out[out.length - 1];
+    if (last && last.count === count && last.end === s) last.end = e;
+    else out.push({ start: s, end: e, count });
+  }
+  return out.filter((x) => x.count > 0);
+}
+
+// ---------------------------------------------------------------------------
+// Upload
 
 function upload(ev) {
   ev.preventDefault();
@@ -190,7 +701,10 @@ function upload(ev) {
       for (const r of body) {
         const text = r.error ? r.name + ": " + r.error.message
           : r.name + (r.duplicate ? ": already stored" : ": stored");
-        results.append(el("li", { class: r.error ? "error" : "", text }));
+        const li = el("li", { class: r.error ? "error" : "" });
+        if (!r.error && r.asset && r.asset.id) li.append(el("a", { href: assetHash(r.asset.id, null), text }));
+        else li.textContent = text;
+        results.append(li);
       }
       say("Upload finished.");
     } else {
@@ -204,9 +718,26 @@ function upload(ev) {
   xhr.send(fd);
 }
 
+// ---------------------------------------------------------------------------
+
 function init() {
   $("upload-form").addEventListener("submit", upload);
   $("player-close").addEventListener("click", closePlayer);
+  $("search-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const q = $("search-q").value;
+    if (!q.trim()) { showSearchError(q, "Type something to search for."); return; }
+    searchState.reload = true;
+    go(searchHash(q, ""));
+  });
+  $("search-q").addEventListener("input", clearSearchError);
+  $("search-prev").addEventListener("click", () => {
+    if (searchState.page > 0) go(searchHash(searchState.q, searchState.cursors[searchState.page - 1]));
+  });
+  $("search-next").addEventListener("click", () => {
+    const c = searchState.cursors[searchState.page + 1];
+    if (c) go(searchHash(searchState.q, c));
+  });
   $("filter-form").addEventListener("submit", (ev) => {
     ev.preventDefault();
     state.collection = $("filter-collection").value.trim();
@@ -218,10 +749,19 @@ function init() {
   $("page-next").addEventListener("click", () => {
     if (state.cursors.length > state.page + 1) { state.page++; loadPage(); }
   });
-  document.addEventListener("keydown", (e) => {
-    if (e.key === "Escape" && !$("player-section").hidden) closePlayer();
+  // The skip link moves focus without touching the hash (which routes).
+  document.querySelector("a.skip").addEventListener("click", (e) => {
+    e.preventDefault();
+    $("main").focus();
   });
-  loadPage();
+  document.addEventListener("keydown", (e) => {
+    if (e.key !== "Escape" || $("player-section").hidden) return;
+    const t = e.target;
+    if (t && (t.tagName === "INPUT" || t.tagName === "SELECT" || t.tagName === "TEXTAREA")) return;
+    closePlayer();
+  });
+  window.addEventListener("hashchange", route);
+  route();
 }
 
 document.addEventListener("DOMContentLoaded", init);
