@@ -48,7 +48,11 @@ func main() {
 }
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	e := &env{stdout: stdout, stderr: stderr, stdin: stdin, log: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: logLevel()}))}
+	level := logLevel()
+	if len(args) > 0 && args[0] != "serve" && level == slog.LevelInfo {
+		level = slog.LevelWarn // one-shot commands print results, not start-up chatter
+	}
+	e := &env{stdout: stdout, stderr: stderr, stdin: stdin, log: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))}
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		usage(stderr)
 		if len(args) == 0 {
