@@ -47,6 +47,10 @@ func (a *App) addMomentThumbs(ctx context.Context, tenant glasshouse.TenantID, a
 	if err != nil {
 		return
 	}
+	ah.Name, ah.Thumb = as.Name, as.Thumb
+	if as.Probe != nil {
+		ah.DurationMS = as.Probe.DurationMS
+	}
 	var kfs []glasshouse.Keyframe
 	var shots []glasshouse.Shot
 	if rs, err := a.db.Results(ctx, tenant, ah.Asset); err == nil {

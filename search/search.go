@@ -107,6 +107,11 @@ type AssetHits struct {
 	MediaKind  glasshouse.MediaKind `json:"media_kind"`
 	Score      float64              `json:"score"` // the best hit's score
 	Hits       []Hit                `json:"hits"`  // best first
+	// Name, DurationMS and Thumb describe the asset for display; filled
+	// by the service, not the index.
+	Name       string         `json:"name,omitempty"`
+	DurationMS int64          `json:"duration_ms,omitempty"`
+	Thumb      glasshouse.Ref `json:"thumb,omitempty"`
 }
 
 // Hits is one page of results, grouped by asset and ranked.

@@ -266,9 +266,12 @@ async function runSearch(q, cursor) {
     }
     return;
   }
-  // The asset records give the names and thumbnails of the groups.
-  const assets = await Promise.all(res.assets.map((g) =>
-    api("/api/assets/" + encodeURIComponent(g.asset)).catch(() => null)));
+  // The groups carry the names, durations and thumbnails of their assets
+  // (no extra request, so no extra "view" in the audit log per result).
+  const assets = res.assets.map((g) => ({
+    id: g.asset, name: g.name || g.asset, kind: g.media_kind, thumb: g.thumb || "",
+    probe: { duration_ms: g.duration_ms || 0 },
+  }));
   if (seq !== searchState.seq) return;
   list.replaceChildren();
   res.assets.forEach((g, i) => list.append(resultGroup(g, assets[i])));
