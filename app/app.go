@@ -39,6 +39,9 @@ type Store interface {
 	BlobOwner(ctx context.Context, tenant glasshouse.TenantID, ref glasshouse.Ref) (glasshouse.AssetID, error)
 	// AssetsWithoutJob lists jobs to enqueue for assets that never had a
 	// job of analyzer kind at version.
+	// TakeOrphans returns (and forgets) blobs that only a replaced result
+	// referenced.
+	TakeOrphans(ctx context.Context) ([]glasshouse.Ref, error)
 	// PatchAsset stores note, collection and legal hold with ev, atomically.
 	PatchAsset(ctx context.Context, a *glasshouse.Asset, ev glasshouse.AuditEvent) error
 	AssetsWithoutJob(ctx context.Context, kind, version string, mediaKinds []glasshouse.MediaKind, limit int) ([]glasshouse.Job, error)

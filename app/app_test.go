@@ -352,3 +352,62 @@ func (r *failingReader) Read(p []byte) (int, error) {
 	r.off += n
 	return n, nil
 }
+
+// bumpedShots is the real shots analyzer at a new version with other
+// keyframe sizes, so its keyframe blobs differ from version 1's.
+type bumpedShots struct{ *shots.Analyzer }
+
+func (bumpedShots) Version() string { return "2" }
+
+// TestRerunDeletesReplacedBlobs checks that keyframes of a replaced result
+// are deleted from the blob store, and the new ones are stored.
+func TestRerunDeletesReplacedBlobs(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	video := filepath.Join(dir, "v.mp4")
+	ffmpeg(t, "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=10:duration=3", "-c:v", "libx264", "-pix_fmt", "yuv420p", video)
+	data := filepath.Join(dir, "data")
+	a := openApp(t, data, []glasshouse.Analyzer{shots.New(media.Limits{}, shots.Options{})})
+	b, _ := os.ReadFile(video)
+	as, _, err := a.Ingest(ctx, actor, "v.mp4", "", bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.RunPending(ctx); err != nil {
+		t.Fatal(err)
+	}
+	keyframes := func() []glasshouse.Keyframe {
+		ins, err := a.Insights(ctx, actor, as.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ins.Keyframes
+	}
+	old := keyframes()
+	if len(old) == 0 {
+		t.Fatal("no keyframes")
+	}
+	a.Close()
+	a = openApp(t, data, []glasshouse.Analyzer{bumpedShots{shots.New(media.Limits{}, shots.Options{ImageWidth: 480, ThumbWidth: 200})}})
+	defer a.Close()
+	if _, err := a.EnqueueMissing(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.RunPending(ctx); err != nil {
+		t.Fatal(err)
+	}
+	now := keyframes()
+	if len(now) == 0 || now[0].Image == old[0].Image {
+		t.Fatalf("keyframes not replaced: %+v", now)
+	}
+	for _, k := range old {
+		if _, err := a.Blobs().Stat(ctx, k.Image); !errors.Is(err, glasshouse.ErrNotExist) {
+			t.Errorf("replaced keyframe %s still stored (%v)", k.Image, err)
+		}
+	}
+	for _, k := range now {
+		if _, err := a.Blobs().Stat(ctx, k.Image); err != nil {
+			t.Errorf("new keyframe %s: %v", k.Image, err)
+		}
+	}
+}

@@ -242,6 +242,7 @@ func (a *App) runAnalyzer(ctx context.Context, an glasshouse.Analyzer, as *glass
 	if err := a.indexResult(ctx, as, an.Name(), &res.Insights); err != nil {
 		return nil, fmt.Errorf("analyze %s: index: %w", an.Name(), err)
 	}
+	a.deleteOrphans(ctx)
 	return res, nil
 }
 
@@ -275,4 +276,28 @@ func (a *App) EnqueueMissing(ctx context.Context) (int, error) {
 		}
 	}
 	return total, nil
+}
+
+// deleteOrphans removes blobs that only a replaced result referenced (old
+// keyframes after a re-run), unless something uses them again.
+func (a *App) deleteOrphans(ctx context.Context) {
+	refs, err := a.db.TakeOrphans(ctx)
+	if err != nil {
+		a.log.Warn("collect orphaned blobs", "err", err)
+		return
+	}
+	for _, ref := range refs {
+		a.mu.Lock()
+		busy := a.pending[ref] > 0
+		a.mu.Unlock()
+		if busy {
+			continue
+		}
+		if used, err := a.db.BlobInUse(ctx, ref); err != nil || used {
+			continue
+		}
+		if err := a.blobs.Delete(ctx, ref); err != nil && !errors.Is(err, glasshouse.ErrNotExist) {
+			a.log.Warn("delete orphaned blob", "ref", ref, "err", err)
+		}
+	}
 }
