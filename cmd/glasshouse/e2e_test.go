@@ -508,3 +508,52 @@ func TestKill9MidJob(t *testing.T) {
 		t.Errorf("missing insights after restart: %d OCR, %d transcript", len(ins.OCR), len(ins.Transcript))
 	}
 }
+
+// TestSeparateWorker runs the API with --no-workers and a `glasshouse
+// worker` process on the same data folder: the worker runs the jobs.
+func TestSeparateWorker(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	srv := startServer(t, data, "--no-workers")
+	ffmpeg(t, "-f", "lavfi", "-i", "testsrc2=size=320x240", "-frames:v", "1", filepath.Join(dir, "p.png"))
+	b, err := os.ReadFile(filepath.Join(dir, "p.png"))
+	must(t, err)
+	resp, err := srv.upload(t, "p.png", bytes.NewReader(b), int64(len(b)))
+	must(t, err)
+	var as struct {
+		ID string `json:"id"`
+	}
+	must(t, json.NewDecoder(resp.Body).Decode(&as))
+	resp.Body.Close()
+	type job struct {
+		Kind  string `json:"kind"`
+		State string `json:"state"`
+	}
+	allDone := func() (bool, []job) {
+		var js []job
+		srv.getJSON(t, "/api/assets/"+as.ID+"/jobs", &js)
+		for _, j := range js {
+			if j.State != "done" {
+				return false, js
+			}
+		}
+		return len(js) > 0, js
+	}
+	time.Sleep(time.Second)
+	if done, js := allDone(); done {
+		t.Fatalf("jobs ran without a worker: %+v", js)
+	}
+	w := exec.Command(binary, "worker", "--data", data)
+	w.Stderr = &testLogWriter{t: t}
+	must(t, w.Start())
+	defer func() { w.Process.Signal(syscall.SIGTERM); w.Wait() }()
+	deadline := time.Now().Add(2 * time.Minute)
+	for time.Now().Before(deadline) {
+		if done, _ := allDone(); done {
+			return
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	_, js := allDone()
+	t.Fatalf("worker did not finish the jobs: %+v", js)
+}

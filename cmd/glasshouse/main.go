@@ -30,6 +30,7 @@ type env struct {
 func commands() []command {
 	return []command{
 		{"serve", "run the HTTP API, web UI and analysis workers", cmdServe},
+		{"worker", "run analysis workers only (next to `serve --no-workers`)", cmdWorker},
 		{"ingest", "store files or folders (into a data folder or a running server)", cmdIngest},
 		{"search", "search transcripts, on-screen text, labels and keywords", cmdSearch},
 		{"show", "show an asset and its insights", cmdShow},
@@ -49,7 +50,7 @@ func main() {
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	level := logLevel()
-	if len(args) > 0 && args[0] != "serve" && level == slog.LevelInfo {
+	if len(args) > 0 && args[0] != "serve" && args[0] != "worker" && level == slog.LevelInfo {
 		level = slog.LevelWarn // one-shot commands print results, not start-up chatter
 	}
 	e := &env{stdout: stdout, stderr: stderr, stdin: stdin, log: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))}
