@@ -164,3 +164,16 @@ func TestCorruptInput(t *testing.T) {
 		t.Errorf("Analyze(corrupt) = %v, want ErrCorrupt", err)
 	}
 }
+
+func TestRepairSplits(t *testing.T) {
+	for _, c := range []struct{ text, other, want string }{
+		{"EVACUATION RO UTE NORTH", "EVACUATION ROUTE NO", "EVACUATION ROUTE NORTH"},
+		{"CITY COUNCIL MEETING", "CITY COUNCIL", "CITY COUNCIL MEETING"},
+		{"TO DAY", "TODAY TO DAY", "TO DAY"}, // both parts stand alone in the other reading
+		{"A B", "AB", "A B"},                 // too short to trust
+	} {
+		if got := repairSplits(c.text, c.other); got != c.want {
+			t.Errorf("repairSplits(%q, %q) = %q, want %q", c.text, c.other, got, c.want)
+		}
+	}
+}

@@ -318,11 +318,14 @@ func mergePasses(a, b []line) []line {
 			overlapped = true
 			if score(l) > score(o) {
 				if !replaced {
+					l.Text = repairSplits(l.Text, o.Text)
 					out[i] = l
 					replaced = true
 				} else {
 					out[i].Text = "" // covered by l already
 				}
+			} else {
+				out[i].Text = repairSplits(o.Text, l.Text)
 			}
 		}
 		if !overlapped {
@@ -352,4 +355,31 @@ func overlapFrac(a, b glasshouse.Box) float64 {
 		return 0
 	}
 	return ix * iy / sm
+}
+
+// repairSplits joins words that one reading split apart ("RO UTE") when
+// the other reading of the same place has the joined word ("ROUTE") and
+// has neither part on its own.
+func repairSplits(text, other string) string {
+	words := strings.Fields(text)
+	if len(words) < 2 {
+		return text
+	}
+	have := map[string]bool{}
+	for _, w := range strings.Fields(other) {
+		have[strings.ToLower(w)] = true
+	}
+	var out []string
+	for i := 0; i < len(words); i++ {
+		if i+1 < len(words) {
+			a, b := strings.ToLower(words[i]), strings.ToLower(words[i+1])
+			if j := a + b; len(j) >= 4 && have[j] && !have[a] && !have[b] {
+				out = append(out, words[i]+words[i+1])
+				i++
+				continue
+			}
+		}
+		out = append(out, words[i])
+	}
+	return strings.Join(out, " ")
 }
