@@ -132,6 +132,10 @@ func TestPipelineSearchDelete(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	page, err := a.ListAssets(ctx, actor, glasshouse.AssetFilter{})
+	if err != nil || len(page.Assets) != 1 || len(page.Assets[0].Runs) != len(got.Runs) {
+		t.Errorf("listing does not carry the analyzer runs: %v %+v", err, page)
+	}
 	runs := map[string]glasshouse.AnalyzerRun{}
 	for _, r := range got.Runs {
 		runs[r.Name] = r

@@ -223,7 +223,7 @@ func decodeCursor(s string) (int64, string, error) {
 
 // ListAssets lists the tenant's assets newest first (created desc, id desc)
 // with keyset pagination. Total counts every asset matching the filter,
-// regardless of the cursor. Runs are not filled in listings.
+// regardless of the cursor. Runs are filled, as in GetAsset.
 func (db *DB) ListAssets(ctx context.Context, f glasshouse.AssetFilter) (*glasshouse.AssetPage, error) {
 	const op = "sqlite.ListAssets"
 	if f.Tenant == "" {
@@ -285,6 +285,13 @@ func (db *DB) ListAssets(ctx context.Context, f glasshouse.AssetFilter) (*glassh
 	if len(page.Assets) > limit {
 		page.Assets = page.Assets[:limit]
 		page.Next = encodeCursor(page.Assets[limit-1])
+	}
+	rows.Close()
+	// The analyzer states of each listed asset, for the library view.
+	for _, a := range page.Assets {
+		if a.Runs, err = runsOf(ctx, tx, a.ID); err != nil {
+			return nil, mapErr(op, err, "runs of asset "+string(a.ID))
+		}
 	}
 	return page, nil
 }

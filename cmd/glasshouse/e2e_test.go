@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"database/sql"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -18,6 +19,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	_ "modernc.org/sqlite"
 )
 
 // binary is built once per test run, for the tests that need a real process
@@ -556,4 +559,46 @@ func TestSeparateWorker(t *testing.T) {
 	}
 	_, js := allDone()
 	t.Fatalf("worker did not finish the jobs: %+v", js)
+}
+
+// TestAuditTamperCLI edits and deletes audit rows behind glasshouse's back
+// and checks that `glasshouse audit verify` fails and names the event.
+func TestAuditTamperCLI(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	ffmpeg(t, "-f", "lavfi", "-i", "sine=duration=1", filepath.Join(dir, "a.wav"))
+	ffmpeg(t, "-f", "lavfi", "-i", "sine=frequency=600:duration=1", filepath.Join(dir, "b.wav"))
+	if _, errOut, code := runCLI(t, "ingest", "--data", data, filepath.Join(dir, "a.wav"), filepath.Join(dir, "b.wav")); code != 0 {
+		t.Fatalf("ingest: %s", errOut)
+	}
+	out, _, code := runCLI(t, "audit", "verify", "--data", data)
+	if code != 0 || !strings.HasPrefix(out, "OK: 2 events") {
+		t.Fatalf("verify before tampering: %d %q", code, out)
+	}
+	exp := filepath.Join(dir, "audit.jsonl")
+	if _, errOut, code := runCLI(t, "audit", "export", "--data", data, "--out", exp); code != 0 || !strings.Contains(errOut, "chain head") {
+		t.Fatalf("export: %d %s", code, errOut)
+	}
+	lines, _ := os.ReadFile(exp)
+	if n := strings.Count(string(lines), "\n"); n != 2 {
+		t.Fatalf("export has %d lines, want 2", n)
+	}
+	sqlite3 := func(stmt string) {
+		t.Helper()
+		db, err := sql.Open("sqlite", filepath.Join(data, "glasshouse.db"))
+		must(t, err)
+		defer db.Close()
+		_, err = db.Exec(stmt)
+		must(t, err)
+	}
+	sqlite3(`UPDATE gh_audit SET actor = 'someone-else' WHERE seq = 2`)
+	out, _, code = runCLI(t, "audit", "verify", "--data", data)
+	if code != 1 || !strings.Contains(out, "BROKEN at event 2") {
+		t.Fatalf("edited row: %d %q", code, out)
+	}
+	sqlite3(`DELETE FROM gh_audit WHERE seq = 1`)
+	out, _, code = runCLI(t, "audit", "verify", "--data", data)
+	if code != 1 || !strings.Contains(out, "BROKEN at event 1") {
+		t.Fatalf("deleted row: %d %q", code, out)
+	}
 }
