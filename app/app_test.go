@@ -3,6 +3,7 @@ package app_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"os"
@@ -413,5 +414,97 @@ func TestRerunDeletesReplacedBlobs(t *testing.T) {
 		if _, err := a.Blobs().Stat(ctx, k.Image); err != nil {
 			t.Errorf("new keyframe %s: %v", k.Image, err)
 		}
+	}
+}
+
+// TestExports runs real OCR and speech on a generated video and checks the
+// captions, CSV and JSON exports, and that exports are audited.
+func TestExports(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	video := captionVideo(t, dir)
+	all := analyzers(t)
+	a := openApp(t, filepath.Join(dir, "data"), []glasshouse.Analyzer{all[0], all[2], all[3]}) // probe, ocr, speech
+	defer a.Close()
+	f, _ := os.Open(video)
+	as, _, err := a.Ingest(ctx, actor, "briefing.mp4", "", f)
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.RunPending(ctx); err != nil {
+		t.Fatal(err)
+	}
+	read := func(format string) string {
+		t.Helper()
+		c, err := a.Export(ctx, actor, as.ID, format)
+		if err != nil {
+			t.Fatalf("export %s: %v", format, err)
+		}
+		defer c.Close()
+		var b bytes.Buffer
+		b.ReadFrom(c)
+		if int64(b.Len()) != c.Size || c.Name != "briefing."+format {
+			t.Errorf("export %s: size %d/%d name %q", format, b.Len(), c.Size, c.Name)
+		}
+		return b.String()
+	}
+	ins, _ := a.Insights(ctx, actor, as.ID)
+	var spoken []string
+	for _, s := range ins.Transcript {
+		spoken = append(spoken, strings.Fields(s.Text)...)
+	}
+	if len(spoken) == 0 {
+		t.Fatal("no transcript")
+	}
+	vtt := read("vtt")
+	if !strings.HasPrefix(vtt, "WEBVTT\n") {
+		t.Fatalf("vtt: %q", vtt)
+	}
+	var cueWords []string
+	last := ""
+	for _, block := range strings.Split(strings.TrimSpace(vtt), "\n\n")[1:] {
+		lines := strings.Split(block, "\n")
+		times := strings.Split(lines[0], " --> ")
+		if len(times) != 2 || times[0] >= times[1] || times[0] < last {
+			t.Errorf("bad cue timing %q", lines[0])
+		}
+		last = times[1]
+		for _, l := range lines[1:] {
+			cueWords = append(cueWords, strings.Fields(l)...)
+		}
+	}
+	if strings.Join(cueWords, " ") != strings.Join(spoken, " ") {
+		t.Errorf("captions %q, transcript %q", cueWords, spoken)
+	}
+	if srt := read("srt"); !strings.HasPrefix(srt, "1\n00:00:") || !strings.Contains(srt, ",") {
+		t.Errorf("srt: %q", srt)
+	}
+	csvText := read("csv")
+	if !strings.HasPrefix(csvText, "type,start_ms,end_ms,text,confidence,box\n") || !strings.Contains(csvText, "COUNCIL") {
+		t.Errorf("csv: %q", csvText)
+	}
+	if want := 1 + len(ins.Transcript) + len(ins.OCR); strings.Count(csvText, "\n") < want {
+		t.Errorf("csv has %d lines, want at least %d", strings.Count(csvText, "\n"), want)
+	}
+	var doc struct {
+		Asset    glasshouse.Asset    `json:"asset"`
+		Insights glasshouse.Insights `json:"insights"`
+	}
+	if err := json.Unmarshal([]byte(read("json")), &doc); err != nil || doc.Asset.ID != as.ID || len(doc.Insights.OCR) != len(ins.OCR) {
+		t.Errorf("json export: %v %+v", err, doc.Asset)
+	}
+	if _, err := a.Export(ctx, actor, as.ID, "docx"); !errors.Is(err, glasshouse.ErrInvalid) {
+		t.Errorf("unknown format: %v", err)
+	}
+	evs, _ := a.AuditEvents(ctx, actor, 0, 0)
+	n := 0
+	for _, e := range evs {
+		if e.Action == "export" {
+			n++
+		}
+	}
+	if n != 4 {
+		t.Errorf("%d export audit events, want 4", n)
 	}
 }
