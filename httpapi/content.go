@@ -136,3 +136,22 @@ func safeFilename(name string) string {
 }
 
 func utf8RuneStart(b byte) bool { return b&0xC0 != 0x80 }
+
+// export serves captions or insights in the format of ?format=.
+func (a *api) export(w http.ResponseWriter, r *http.Request) {
+	id, ok := a.assetID(w, r)
+	if !ok {
+		return
+	}
+	format := r.URL.Query().Get("format")
+	if format == "" {
+		format = "vtt"
+	}
+	c, err := a.svc.Export(r.Context(), actorFrom(r), id, format)
+	if err != nil {
+		a.writeError(w, r, "export", err)
+		return
+	}
+	defer c.Close()
+	a.serveContent(w, r, c, string(id)+"."+format, "private, no-cache")
+}

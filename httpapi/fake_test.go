@@ -308,3 +308,18 @@ func (f *fakeService) PatchAsset(ctx context.Context, actor glasshouse.Actor, id
 	}
 	return f.GetAsset(ctx, actor, id)
 }
+
+func (f *fakeService) Export(ctx context.Context, actor glasshouse.Actor, id glasshouse.AssetID, format string) (*glasshouse.Content, error) {
+	if err := f.enter("Export", actor); err != nil {
+		return nil, err
+	}
+	if format != "vtt" {
+		return nil, glasshouse.Errorf("export", glasshouse.ErrInvalid, "unknown export format %q", format)
+	}
+	b := []byte("WEBVTT\n\n")
+	return &glasshouse.Content{ReadSeekCloser: nopRSC{bytes.NewReader(b)}, Size: int64(len(b)), MediaType: "text/vtt", Name: "x.vtt"}, nil
+}
+
+type nopRSC struct{ *bytes.Reader }
+
+func (nopRSC) Close() error { return nil }

@@ -36,6 +36,8 @@ type Service interface {
 	// asset; audited as a download for the original.
 	OpenContent(ctx context.Context, actor glasshouse.Actor, id glasshouse.AssetID, which string) (*glasshouse.Content, error)
 	DeleteAsset(ctx context.Context, actor glasshouse.Actor, id glasshouse.AssetID) error
+	// Export renders captions (vtt, srt) or insights (json, csv); audited.
+	Export(ctx context.Context, actor glasshouse.Actor, id glasshouse.AssetID, format string) (*glasshouse.Content, error)
 	// PatchAsset changes the note and/or collection (nil: unchanged); audited.
 	PatchAsset(ctx context.Context, actor glasshouse.Actor, id glasshouse.AssetID, note, collection *string) (*glasshouse.Asset, error)
 	// Jobs lists the jobs of the asset, or of the whole tenant when id is "".

@@ -32,6 +32,7 @@ func (a *api) routes() []route {
 		{http.MethodGet, "/api/assets/{id}/thumb", a.content("thumb")},
 		{http.MethodGet, "/api/assets/{id}/poster", a.content("poster")},
 		{http.MethodGet, "/api/assets/{id}/insights", a.insights},
+		{http.MethodGet, "/api/assets/{id}/export", a.export},
 		{http.MethodGet, "/api/assets/{id}/jobs", a.assetJobs},
 		{http.MethodGet, "/api/jobs", a.allJobs},
 		{http.MethodGet, "/api/search", a.search},

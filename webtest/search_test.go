@@ -203,5 +203,12 @@ func searchAndPlay(t *testing.T, ctx context.Context, srv *server, id glasshouse
 	poll(t, ctx, 10*time.Second, name+": keyframes load",
 		`(() => { const i = [...document.querySelectorAll("#insight-shots img")]; return i.length >= 2 && i.every(x => x.complete && x.naturalWidth > 0); })()`,
 		func(ok bool) bool { return ok })
+	// Captions track and download links; the captions file is WebVTT.
+	poll(t, ctx, 10*time.Second, name+": captions track and downloads",
+		`(() => { const tr = document.querySelector("#player video track[kind=captions]"); const links = [...document.querySelectorAll("#player-downloads a")].map(a => a.textContent); return !!tr && links.includes("Captions (WebVTT)") && links.includes("Insights (CSV)"); })()`,
+		func(ok bool) bool { return ok })
+	poll(t, ctx, 10*time.Second, name+": the WebVTT download is WebVTT",
+		`(() => { const x = new XMLHttpRequest(); x.open("GET", document.querySelector("#player video track").src, false); x.send(); return x.status === 200 && x.responseText.startsWith("WEBVTT"); })()`,
+		func(ok bool) bool { return ok })
 	screenshot(t, ctx, dir, name+"-asset")
 }

@@ -460,6 +460,8 @@ async function showAsset(id, t) {
   if (a.kind === "video") {
     media = el("video", { src, controls: true, preload: "metadata", "aria-label": a.name });
     if (a.poster) media.poster = "/api/assets/" + encodeURIComponent(a.id) + "/poster";
+    // Captions from the transcript (an empty file until speech has run).
+    media.append(el("track", { kind: "captions", src: exportURL(a.id, "vtt"), srclang: "en", label: "Transcript (automatic)", default: true }));
     box.append(media);
   } else if (a.kind === "audio") {
     media = el("audio", { src, controls: true, preload: "metadata", "aria-label": a.name });
@@ -476,6 +478,7 @@ async function showAsset(id, t) {
   }
   $("player-position").textContent = "";
   renderDetails(a);
+  renderDownloads(a);
   $("player-heading").textContent = a.name;
   document.title = a.name + " – glasshouse";
   $("player-heading").focus();
@@ -492,6 +495,24 @@ async function showAsset(id, t) {
   if (seq !== player.seq) return;
   renderInsights(ins || {}, a);
   followPlayback();
+}
+
+function exportURL(id, format, download) {
+  return "/api/assets/" + encodeURIComponent(id) + "/export?format=" + format + (download ? "&download=1" : "");
+}
+
+function renderDownloads(a) {
+  const nav = $("player-downloads");
+  const list = el("ul", { class: "downloads" });
+  const link = (href, text) => list.append(el("li", {}, el("a", { href, download: "", text })));
+  link(contentURL(a) + "?download=1", "Original file");
+  if (a.kind !== "image") {
+    link(exportURL(a.id, "vtt", true), "Captions (WebVTT)");
+    link(exportURL(a.id, "srt", true), "Captions (SRT)");
+  }
+  link(exportURL(a.id, "json", true), "Insights (JSON)");
+  link(exportURL(a.id, "csv", true), "Insights (CSV)");
+  nav.replaceChildren(el("h3", { text: "Download" }), list);
 }
 
 function renderDetails(a) {
