@@ -110,21 +110,9 @@ var _ glasshouse.Analyzer = (*Analyzer)(nil)
 // an error naming it.
 func New(rt *vision.Runtime, cfg Config) (*Analyzer, error) {
 	cfg.defaults()
-	a := &Analyzer{cfg: cfg, prep: preprocess, model: glasshouse.ModelInfo{Name: ModelName, Source: "npm:@vladmandic/human@3.3.6 models/centernet.json"}}
-	if rt == nil {
-		a.model.Problem = "ONNX Runtime is not available (vision.Open failed or was not called); run models/provision.sh"
-		return a, nil
-	}
-	a.model.Path = rt.Path(ModelFile)
-	s, err := rt.NewSession(context.Background(), ModelFile, []string{"input"}, []string{"heatmap", "wh"}, vision.SessionOptions{})
-	if err != nil {
-		a.model.Problem = err.Error()
-		cfg.Logger.Warn("labels model unavailable", "err", err)
-		return a, nil
-	}
-	a.sess = s
-	a.model.SHA256 = s.SHA256
-	a.model.Available = true
+	a := &Analyzer{cfg: cfg, prep: preprocess}
+	a.sess, a.model = vision.LoadModel(rt, glasshouse.ModelInfo{Name: ModelName, Source: "npm:@vladmandic/human@3.3.6 models/centernet.json"},
+		ModelFile, []string{"input"}, []string{"heatmap", "wh"}, cfg.Logger)
 	return a, nil
 }
 

@@ -21,6 +21,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sync"
@@ -279,4 +280,27 @@ func DefaultModelsDir() string {
 		}
 		dir = parent
 	}
+}
+
+// LoadModel opens the session of an analyzer's model and describes it for
+// the status page. A nil rt or a model that fails to load is not an error:
+// the returned ModelInfo has Available=false and the Problem, the session is
+// nil, and the analyzer reports itself unavailable.
+func LoadModel(rt *Runtime, info glasshouse.ModelInfo, file string, inputs, outputs []string, log *slog.Logger) (*Session, glasshouse.ModelInfo) {
+	if rt == nil {
+		info.Problem = "ONNX Runtime is not available (vision.Open failed or was not called); run models/provision.sh"
+		return nil, info
+	}
+	info.Path = rt.Path(file)
+	s, err := rt.NewSession(context.Background(), file, inputs, outputs, SessionOptions{})
+	if err != nil {
+		info.Problem = err.Error()
+		if log != nil {
+			log.Warn("model unavailable", "model", info.Name, "err", err)
+		}
+		return nil, info
+	}
+	info.SHA256 = s.SHA256
+	info.Available = true
+	return s, info
 }
