@@ -35,6 +35,7 @@ func (a *api) routes() []route {
 		{http.MethodGet, "/api/assets/{id}/export", a.export},
 		{http.MethodGet, "/api/assets/{id}/jobs", a.assetJobs},
 		{http.MethodGet, "/api/jobs", a.allJobs},
+		{http.MethodGet, "/api/events", a.events},
 		{http.MethodGet, "/api/search", a.search},
 		{http.MethodGet, "/api/blobs/{ref}", a.blob},
 		{http.MethodGet, "/api/audit", a.audit},

@@ -64,7 +64,17 @@ func TestSearchPlaysFromHit(t *testing.T) {
 	if len(id) != 36 {
 		t.Fatalf("upload result links to %q, want #/asset/<id>", href)
 	}
+	// Keep the list row's analyzer-state element: it must turn to done by
+	// itself, from the server's event stream, without the list being redrawn.
+	poll(t, ctx, 10*time.Second, "the new asset is listed",
+		fmt.Sprintf(`(() => { window.__runsUL = document.querySelector('ul.runs[data-asset="%s"]'); return !!window.__runsUL; })()`, id),
+		func(ok bool) bool { return ok })
 	jobs := srv.waitAnalysed(t, id, "council", 75*time.Second)
+	poll(t, ctx, 15*time.Second, "analyzer states update live in the list",
+		`(() => { const ul = window.__runsUL; return ul && ul.isConnected ? ul.textContent : "redrawn"; })()`,
+		func(s string) bool {
+			return strings.Contains(s, "ocr: done") && strings.Contains(s, "speech: done") && strings.Contains(s, "shots: done")
+		})
 	for _, j := range jobs {
 		t.Logf("job %s: %s %s", j.Kind, j.State, j.LastError)
 	}

@@ -333,14 +333,51 @@ function hitLink(g, a, h, name, playable) {
 // ---------------------------------------------------------------------------
 // Assets list
 
-function runsList(runs) {
-  const ul = el("ul", { class: "runs" });
+function runsList(runs, assetID) {
+  const ul = el("ul", { class: "runs", "data-asset": assetID || "" });
   for (const r of runs || []) {
     const text = r.name + ": " + r.state + (r.error ? " (" + r.error + ")" : "");
-    ul.append(el("li", { class: "state-" + r.state, text }));
+    ul.append(el("li", { class: "state-" + r.state, "data-kind": r.name, text }));
   }
-  if (!ul.childElementCount) ul.append(el("li", { text: "—" }));
+  const live = jobStates.get(assetID);
+  if (live) for (const ev of live.values()) showJob(ul, ev);
+  if (!ul.childElementCount) ul.append(el("li", { class: "none", text: "—" }));
   return ul;
+}
+
+// Live job states from the server's event stream (GET /api/events): the
+// server reads the queue and sends only changes, so the page does not poll.
+const jobStates = new Map(); // asset id -> Map(kind -> event)
+
+function showJob(ul, ev) {
+  let li = [...ul.children].find((x) => x.dataset.kind === ev.kind);
+  if (!li) {
+    const none = ul.querySelector("li.none");
+    if (none) none.remove();
+    li = el("li", { "data-kind": ev.kind });
+    ul.append(li);
+  }
+  const pct = ev.state === "running" && ev.progress > 0 ? " " + Math.round(ev.progress * 100) + "%" : "";
+  li.className = "state-" + ev.state;
+  li.textContent = ev.kind + ": " + ev.state + pct + (ev.state === "failed" && ev.error ? " (" + ev.error + ")" : "");
+}
+
+function onJobEvent(ev) {
+  if (!jobStates.has(ev.asset)) jobStates.set(ev.asset, new Map());
+  const known = jobStates.get(ev.asset).get(ev.kind);
+  if (known && known.job > ev.job) return; // an older version's job
+  jobStates.get(ev.asset).set(ev.kind, ev);
+  for (const ul of document.querySelectorAll("ul.runs")) {
+    if (ul.dataset.asset === ev.asset) showJob(ul, ev);
+  }
+}
+
+function followJobs() {
+  if (typeof EventSource !== "function") return;
+  const es = new EventSource("/api/events");
+  es.addEventListener("job", (m) => {
+    try { onJobEvent(JSON.parse(m.data)); } catch (e) { /* ignore a malformed event */ }
+  });
 }
 
 function contentURL(a) { return "/api/assets/" + encodeURIComponent(a.id) + "/content"; }
@@ -383,7 +420,7 @@ function assetRow(a) {
     el("td", { text: a.kind }),
     el("td", { class: "num", text: dur }),
     el("td", { class: "num", text: fmtSize(a.size) }),
-    el("td", {}, runsList(a.runs)),
+    el("td", {}, runsList(a.runs, a.id)),
     el("td", {},
       el("a", { href: contentURL(a) + "?download=1", text: "Download", "aria-label": "Download " + a.name })),
   );
@@ -530,7 +567,7 @@ function renderDetails(a) {
   }
   add("Added", new Date(a.created).toLocaleString());
   add("SHA-256", a.hash);
-  dl.append(el("dt", { text: "Analyzers" }), el("dd", {}, runsList(a.runs)));
+  dl.append(el("dt", { text: "Analyzers" }), el("dd", {}, runsList(a.runs, a.id)));
 }
 
 // followPlayback marks the insight entries under the play position and
@@ -745,6 +782,7 @@ function upload(ev) {
 // ---------------------------------------------------------------------------
 
 function init() {
+  followJobs();
   $("upload-form").addEventListener("submit", upload);
   $("player-close").addEventListener("click", closePlayer);
   $("search-form").addEventListener("submit", (ev) => {
