@@ -14,6 +14,7 @@ import (
 	"github.com/chromedp/chromedp/kb"
 
 	"github.com/glasshouse/glasshouse"
+	"github.com/glasshouse/glasshouse/media"
 )
 
 // clearSearchBox empties the top-bar search box.
@@ -53,13 +54,24 @@ func TestSearchPlaysFromHit(t *testing.T) {
 	srv := startServer(t)
 	ctx := startBrowser(t)
 
+	still := filepath.Join(dir, "still.png")
+	if _, err := media.Run(t.Context(), ffmpegLimits, "ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=320x240", "-frames:v", "1", still); err != nil {
+		t.Fatal(err)
+	}
+	// Two files at once: one request and one progress bar per file.
 	run(t, ctx, 30*time.Second, "upload through the page",
 		chromedp.Navigate(srv.URL+"/"),
 		chromedp.WaitVisible(chromedp.ID("upload-files")),
-		chromedp.SetUploadFiles(chromedp.ID("upload-files"), []string{video}),
+		chromedp.SetUploadFiles(chromedp.ID("upload-files"), []string{video, still}),
 		chromedp.Click(chromedp.ID("upload-button")),
-		chromedp.WaitVisible(chromedp.CSS("#upload-results a")))
-	href := value(t, ctx, 5*time.Second, "read the upload result", chromedp.AttributeValue(chromedp.CSS("#upload-results a"), "href")).Value
+		chromedp.WaitVisible(chromedp.CSS("#upload-results li:nth-child(1) a")),
+		chromedp.WaitVisible(chromedp.CSS("#upload-results li:nth-child(2) a")))
+	bars := value(t, ctx, 5*time.Second, "per-file progress bars",
+		chromedp.Evaluate[[]int](`[...document.querySelectorAll("#upload-results li progress")].map(p => p.value)`))
+	if len(bars) != 2 || bars[0] != 100 || bars[1] != 100 {
+		t.Errorf("per-file progress bars %v, want two at 100", bars)
+	}
+	href := value(t, ctx, 5*time.Second, "read the upload result", chromedp.AttributeValue(chromedp.CSS("#upload-results li:nth-child(1) a"), "href")).Value
 	id := glasshouse.AssetID(strings.TrimPrefix(href, "#/asset/"))
 	if len(id) != 36 {
 		t.Fatalf("upload result links to %q, want #/asset/<id>", href)

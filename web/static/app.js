@@ -734,55 +734,91 @@ function faceCounts(faces) {
 
 function upload(ev) {
   ev.preventDefault();
-  const files = $("upload-files").files;
+  const files = [...$("upload-files").files];
   if (!files.length) { say("Choose at least one file.", true); return; }
-  const fd = new FormData();
-  // The collection goes first: the server applies it to the files after it.
-  const coll = $("upload-collection").value.trim();
-  if (coll) fd.append("collection", coll);
-  for (const f of files) fd.append("file", f, f.name);
+  uploadFiles(files);
+}
 
+// uploadFiles sends each file as its own request (raw body, name and
+// collection in the query), two at a time, each with its own progress bar;
+// the overall bar counts bytes of all of them.
+async function uploadFiles(files) {
+  const coll = $("upload-collection").value.trim();
   const bar = $("upload-progress"), pct = $("upload-percent"), button = $("upload-button");
   const results = $("upload-results");
   results.replaceChildren();
-  bar.value = 0; pct.textContent = "0%";
-  button.disabled = true;
-  const xhr = new XMLHttpRequest();
-  xhr.open("POST", "/api/assets");
-  xhr.responseType = "json";
-  xhr.upload.onprogress = (e) => {
-    if (!e.lengthComputable) return;
-    const p = Math.round((e.loaded / e.total) * 100);
+  const total = files.reduce((n, f) => n + f.size, 0) || 1;
+  const sent = new Array(files.length).fill(0);
+  const overall = () => {
+    const p = Math.round((sent.reduce((a, b) => a + b, 0) / total) * 100);
     bar.value = p; bar.textContent = p + "%"; pct.textContent = p + "%";
   };
-  xhr.onload = () => {
-    button.disabled = false;
-    const body = xhr.response;
-    if (Array.isArray(body)) {
-      for (const r of body) {
-        const text = r.error ? r.name + ": " + r.error.message
-          : r.name + (r.duplicate ? ": already stored" : ": stored");
-        const li = el("li", { class: r.error ? "error" : "" });
-        if (!r.error && r.asset && r.asset.id) li.append(el("a", { href: assetHash(r.asset.id, null), text }));
-        else li.textContent = text;
-        results.append(li);
+  overall();
+  button.disabled = true;
+  let failed = 0;
+  const one = (f, i) => new Promise((resolve) => {
+    const prog = el("progress", { max: 100, value: 0, "aria-label": "Upload of " + f.name });
+    const status = el("span", { class: "upload-status", text: " waiting" });
+    const li = el("li", {}, el("span", { class: "upload-name", text: f.name + " " }), prog, status);
+    results.append(li);
+    const q = new URLSearchParams({ name: f.name });
+    if (coll) q.set("collection", coll);
+    const xhr = new XMLHttpRequest();
+    xhr.open("POST", "/api/assets?" + q.toString());
+    xhr.setRequestHeader("Content-Type", "application/octet-stream");
+    xhr.responseType = "json";
+    xhr.upload.onprogress = (e) => {
+      if (!e.lengthComputable) return;
+      prog.value = Math.round((e.loaded / e.total) * 100);
+      status.textContent = " " + prog.value + "%";
+      sent[i] = e.loaded; overall();
+    };
+    xhr.onload = () => {
+      const body = xhr.response;
+      sent[i] = f.size; overall();
+      prog.value = 100;
+      if (xhr.status < 300 && body && body.id) {
+        const text = f.name + (body.duplicate ? ": already stored" : ": stored");
+        li.replaceChildren(el("a", { href: assetHash(body.id, null), text }), " ", prog);
+      } else {
+        failed++;
+        li.className = "error";
+        status.textContent = ": " + (body && body.error ? body.error.message : xhr.status + " " + xhr.statusText);
       }
-      say("Upload finished.");
-    } else {
-      const msg = body && body.error ? body.error.message : xhr.status + " " + xhr.statusText;
-      say("Upload failed: " + msg, true);
-    }
-    state.page = 0; state.cursors = [""];
-    loadPage();
-  };
-  xhr.onerror = () => { button.disabled = false; say("Upload failed: the connection broke.", true); };
-  xhr.send(fd);
+      resolve();
+    };
+    xhr.onerror = () => { failed++; li.className = "error"; status.textContent = ": the connection broke"; resolve(); };
+    status.textContent = " 0%";
+    xhr.send(f);
+  });
+  let next = 0;
+  const lane = async () => { while (next < files.length) { const i = next++; await one(files[i], i); } };
+  await Promise.all([lane(), lane()]);
+  button.disabled = false;
+  say(failed ? "Upload finished: " + failed + " of " + files.length + " failed." : "Upload finished.", failed > 0);
+  state.page = 0; state.cursors = [""];
+  loadPage();
+}
+
+function setupDrop() {
+  const zone = $("upload-section");
+  const over = (e) => { e.preventDefault(); zone.classList.add("dragging"); };
+  zone.addEventListener("dragenter", over);
+  zone.addEventListener("dragover", over);
+  zone.addEventListener("dragleave", () => zone.classList.remove("dragging"));
+  zone.addEventListener("drop", (e) => {
+    e.preventDefault();
+    zone.classList.remove("dragging");
+    const files = [...(e.dataTransfer ? e.dataTransfer.files : [])];
+    if (files.length) uploadFiles(files);
+  });
 }
 
 // ---------------------------------------------------------------------------
 
 function init() {
   followJobs();
+  setupDrop();
   $("upload-form").addEventListener("submit", upload);
   $("player-close").addEventListener("click", closePlayer);
   $("search-form").addEventListener("submit", (ev) => {
