@@ -59,6 +59,9 @@ type Options struct {
 	// Version is reported by /healthz and, when the service leaves it
 	// empty, by /api/status.
 	Version string
+	// UploadDir holds partial resumable (tus) uploads; empty disables the
+	// tus endpoint at /api/uploads/.
+	UploadDir string
 }
 
 // api holds the handler's dependencies; one per New call, no globals.
@@ -68,6 +71,7 @@ type api struct {
 	log  *slog.Logger
 	mux  *http.ServeMux // the routes of routeTable only
 	web  http.Handler
+	tus  http.Handler // resumable uploads; nil when disabled
 }
 
 // New returns the HTTP handler of the API and the web page.
@@ -79,12 +83,23 @@ func New(svc Service, opts Options) http.Handler {
 	for _, rt := range a.routes() {
 		a.mux.Handle(rt.Method+" "+rt.Pattern, rt.Handler)
 	}
+	if opts.UploadDir != "" {
+		if th, err := a.newTus(opts.UploadDir); err != nil {
+			a.log.Error("resumable uploads disabled", "err", err)
+		} else {
+			a.tus = th
+		}
+	}
 	return a.middleware(http.HandlerFunc(a.dispatch))
 }
 
 // dispatch sends a request to its route, or answers JSON 404/405 for API
 // paths, or hands it to the web page.
 func (a *api) dispatch(w http.ResponseWriter, r *http.Request) {
+	if a.tus != nil && (r.URL.Path == "/api/uploads" || strings.HasPrefix(r.URL.Path, UploadsPath)) {
+		a.tus.ServeHTTP(w, r)
+		return
+	}
 	if _, pattern := a.mux.Handler(r); pattern != "" {
 		a.mux.ServeHTTP(w, r)
 		return

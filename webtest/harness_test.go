@@ -102,7 +102,7 @@ func startServer(t *testing.T) *server {
 	if err != nil {
 		t.Fatalf("app.Open: %v", err)
 	}
-	srv := httptest.NewServer(httpapi.New(a, httpapi.Options{Logger: log}))
+	srv := httptest.NewServer(httpapi.New(a, httpapi.Options{Logger: log, UploadDir: filepath.Join(a.Config().DataDir, "uploads")}))
 	runCtx, stop := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- a.Run(runCtx) }()

@@ -71,6 +71,10 @@ func TestSearchPlaysFromHit(t *testing.T) {
 	if len(bars) != 2 || bars[0] != 100 || bars[1] != 100 {
 		t.Errorf("per-file progress bars %v, want two at 100", bars)
 	}
+	if !value(t, ctx, 5*time.Second, "uploads went through tus",
+		chromedp.Evaluate[bool](`performance.getEntriesByType("resource").some(e => e.name.includes("/api/uploads/"))`)) {
+		t.Error("the page did not upload through the resumable (tus) endpoint")
+	}
 	href := value(t, ctx, 5*time.Second, "read the upload result", chromedp.AttributeValue(chromedp.CSS("#upload-results li:nth-child(1) a"), "href")).Value
 	id := glasshouse.AssetID(strings.TrimPrefix(href, "#/asset/"))
 	if len(id) != 36 {

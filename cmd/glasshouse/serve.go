@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -43,7 +44,8 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 		e.log.Warn("analyzer disabled", "analyzer", u.Name, "problem", u.Model.Problem)
 	}
 
-	h := httpapi.New(a, httpapi.Options{Logger: e.log, MaxUploadBytes: *maxUpload, Version: app.Version})
+	h := httpapi.New(a, httpapi.Options{Logger: e.log, MaxUploadBytes: *maxUpload, Version: app.Version,
+		UploadDir: filepath.Join(a.Config().DataDir, "uploads")})
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", *addr, err)

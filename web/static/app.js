@@ -761,33 +761,63 @@ async function uploadFiles(files) {
     const status = el("span", { class: "upload-status", text: " waiting" });
     const li = el("li", {}, el("span", { class: "upload-name", text: f.name + " " }), prog, status);
     results.append(li);
+    const progress = (loaded, size) => {
+      prog.value = size ? Math.round((loaded / size) * 100) : 100;
+      status.textContent = " " + prog.value + "%";
+      sent[i] = loaded; overall();
+    };
+    const done = (id, duplicate) => {
+      sent[i] = f.size; overall();
+      prog.value = 100;
+      const text = f.name + (duplicate ? ": already stored" : ": stored");
+      li.replaceChildren(el("a", { href: assetHash(id, null), text }), " ", prog);
+      resolve();
+    };
+    const fail = (msg) => { failed++; li.className = "error"; status.textContent = ": " + msg; resolve(); };
+    if (window.tus && window.tus.isSupported) {
+      // Resumable (tus): a dropped connection resumes where the server
+      // stopped, also after a page reload (the upload is remembered).
+      let id = "", dup = false;
+      const up = new window.tus.Upload(f, {
+        endpoint: "/api/uploads/",
+        metadata: { filename: f.name, collection: coll },
+        retryDelays: [0, 1000, 3000, 5000, 10000, 20000],
+        removeFingerprintOnSuccess: true,
+        onProgress: progress,
+        onAfterResponse: (req, res) => {
+          const a = res.getHeader("X-Glasshouse-Asset");
+          if (a) { id = a; dup = res.getHeader("X-Glasshouse-Duplicate") === "true"; }
+        },
+        onSuccess: () => (id ? done(id, dup) : fail("the server did not name the stored asset")),
+        onError: (err) => {
+          let msg = err.message;
+          const res = err.originalResponse;
+          if (res) {
+            try { const b = JSON.parse(res.getBody()); if (b && b.error) msg = b.error.message; } catch (e) { /* not JSON */ }
+          }
+          fail(msg);
+        },
+      });
+      status.textContent = " 0%";
+      up.findPreviousUploads().then((prev) => {
+        if (prev.length) up.resumeFromPreviousUpload(prev[0]);
+        up.start();
+      });
+      return;
+    }
     const q = new URLSearchParams({ name: f.name });
     if (coll) q.set("collection", coll);
     const xhr = new XMLHttpRequest();
     xhr.open("POST", "/api/assets?" + q.toString());
     xhr.setRequestHeader("Content-Type", "application/octet-stream");
     xhr.responseType = "json";
-    xhr.upload.onprogress = (e) => {
-      if (!e.lengthComputable) return;
-      prog.value = Math.round((e.loaded / e.total) * 100);
-      status.textContent = " " + prog.value + "%";
-      sent[i] = e.loaded; overall();
-    };
+    xhr.upload.onprogress = (e) => { if (e.lengthComputable) progress(e.loaded, e.total); };
     xhr.onload = () => {
       const body = xhr.response;
-      sent[i] = f.size; overall();
-      prog.value = 100;
-      if (xhr.status < 300 && body && body.id) {
-        const text = f.name + (body.duplicate ? ": already stored" : ": stored");
-        li.replaceChildren(el("a", { href: assetHash(body.id, null), text }), " ", prog);
-      } else {
-        failed++;
-        li.className = "error";
-        status.textContent = ": " + (body && body.error ? body.error.message : xhr.status + " " + xhr.statusText);
-      }
-      resolve();
+      if (xhr.status < 300 && body && body.id) done(body.id, body.duplicate);
+      else fail(body && body.error ? body.error.message : xhr.status + " " + xhr.statusText);
     };
-    xhr.onerror = () => { failed++; li.className = "error"; status.textContent = ": the connection broke"; resolve(); };
+    xhr.onerror = () => fail("the connection broke");
     status.textContent = " 0%";
     xhr.send(f);
   });
