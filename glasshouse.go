@@ -246,6 +246,7 @@ type AssetFilter struct {
 	Tenant     TenantID
 	Collection string    // empty: all
 	Kind       MediaKind // empty: all
+	Sort       string    // "newest" (default), "oldest", "name", "size" (largest first)
 	Cursor     string    // opaque, from a previous page
 	Limit      int       // 0: backend default (50)
 }

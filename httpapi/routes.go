@@ -92,6 +92,14 @@ func (a *api) listAssets(w http.ResponseWriter, r *http.Request) {
 		Collection: q.Get("collection"),
 		Cursor:     q.Get("cursor"),
 	}
+	switch sort := q.Get("sort"); sort {
+	case "", "newest", "oldest", "name", "size":
+		f.Sort = sort
+	default:
+		a.writeError(w, r, "list assets", glasshouse.Errorf("list assets", glasshouse.ErrInvalid,
+			"sort must be newest, oldest, name or size, not %q", sort))
+		return
+	}
 	switch k := glasshouse.MediaKind(q.Get("kind")); k {
 	case "", glasshouse.KindImage, glasshouse.KindAudio, glasshouse.KindVideo:
 		f.Kind = k

@@ -200,25 +200,52 @@ func (db *DB) FindAssetsByHash(ctx context.Context, tenant glasshouse.TenantID, 
 	return out, nil
 }
 
-// The cursor is "v1:<created ns>:<id>", base64url without padding.
-func encodeCursor(a *glasshouse.Asset) string {
-	return base64.RawURLEncoding.EncodeToString([]byte("v1:" + strconv.FormatInt(toNS(a.Created), 10) + ":" + string(a.ID)))
+// assetOrders are the listing orders: the ORDER BY clause and the keyset
+// condition that continues after a cursor (key, key, id).
+var assetOrders = map[string]struct{ order, after string }{
+	"newest": {"created DESC, id DESC", "(created < ? OR (created = ? AND id < ?))"},
+	"oldest": {"created ASC, id ASC", "(created > ? OR (created = ? AND id > ?))"},
+	"name":   {"name ASC, id ASC", "(name > ? OR (name = ? AND id > ?))"},
+	"size":   {"size DESC, id DESC", "(size < ? OR (size = ? AND id < ?))"},
 }
 
-func decodeCursor(s string) (int64, string, error) {
+// The cursor is "v2:<sort>:<id>:<key>", base64url without padding; key is
+// the created time (ns), the size or the name of the last asset shown.
+func encodeCursor(sort string, a *glasshouse.Asset) string {
+	var key string
+	switch sort {
+	case "name":
+		key = a.Name
+	case "size":
+		key = strconv.FormatInt(a.Size, 10)
+	default:
+		key = strconv.FormatInt(toNS(a.Created), 10)
+	}
+	return base64.RawURLEncoding.EncodeToString([]byte("v2:" + sort + ":" + string(a.ID) + ":" + key))
+}
+
+// decodeCursor returns the key (int64 or string) and id of a cursor made
+// for sort.
+func decodeCursor(sort, s string) (any, string, error) {
 	b, err := base64.RawURLEncoding.DecodeString(s)
 	if err != nil {
-		return 0, "", fmt.Errorf("decode cursor: %w", err)
+		return nil, "", fmt.Errorf("decode cursor: %w", err)
 	}
-	parts := strings.SplitN(string(b), ":", 3)
-	if len(parts) != 3 || parts[0] != "v1" || parts[2] == "" {
-		return 0, "", fmt.Errorf("malformed cursor")
+	parts := strings.SplitN(string(b), ":", 4)
+	if len(parts) != 4 || parts[0] != "v2" || parts[2] == "" {
+		return nil, "", fmt.Errorf("malformed cursor")
 	}
-	ns, err := strconv.ParseInt(parts[1], 10, 64)
+	if parts[1] != sort {
+		return nil, "", fmt.Errorf("cursor was made for sort %q, not %q", parts[1], sort)
+	}
+	if sort == "name" {
+		return parts[3], parts[2], nil
+	}
+	n, err := strconv.ParseInt(parts[3], 10, 64)
 	if err != nil {
-		return 0, "", fmt.Errorf("malformed cursor: %w", err)
+		return nil, "", fmt.Errorf("malformed cursor: %w", err)
 	}
-	return ns, parts[2], nil
+	return n, parts[2], nil
 }
 
 // ListAssets lists the tenant's assets newest first (created desc, id desc)
@@ -237,6 +264,14 @@ func (db *DB) ListAssets(ctx context.Context, f glasshouse.AssetFilter) (*glassh
 		limit = DefaultPageSize
 	case limit > MaxPageSize:
 		limit = MaxPageSize
+	}
+	sort := f.Sort
+	if sort == "" {
+		sort = "newest"
+	}
+	ord, ok := assetOrders[sort]
+	if !ok {
+		return nil, glasshouse.Errorf(op, glasshouse.ErrInvalid, "unknown sort %q (want newest, oldest, name or size)", f.Sort)
 	}
 	where := `tenant = ?`
 	args := []any{string(f.Tenant)}
@@ -259,15 +294,15 @@ func (db *DB) ListAssets(ctx context.Context, f glasshouse.AssetFilter) (*glassh
 		return nil, mapErr(op, err, "count")
 	}
 	if f.Cursor != "" {
-		ns, id, err := decodeCursor(f.Cursor)
+		key, id, err := decodeCursor(sort, f.Cursor)
 		if err != nil {
 			return nil, glasshouse.E(op, glasshouse.ErrInvalid, err, "")
 		}
-		where += ` AND (created < ? OR (created = ? AND id < ?))`
-		args = append(args, ns, ns, id)
+		where += ` AND ` + ord.after
+		args = append(args, key, key, id)
 	}
 	args = append(args, limit+1)
-	rows, err := tx.QueryContext(ctx, `SELECT `+assetCols+` FROM gh_assets WHERE `+where+` ORDER BY created DESC, id DESC LIMIT ?`, args...)
+	rows, err := tx.QueryContext(ctx, `SELECT `+assetCols+` FROM gh_assets WHERE `+where+` ORDER BY `+ord.order+` LIMIT ?`, args...)
 	if err != nil {
 		return nil, mapErr(op, err, "")
 	}
@@ -284,7 +319,7 @@ func (db *DB) ListAssets(ctx context.Context, f glasshouse.AssetFilter) (*glassh
 	}
 	if len(page.Assets) > limit {
 		page.Assets = page.Assets[:limit]
-		page.Next = encodeCursor(page.Assets[limit-1])
+		page.Next = encodeCursor(sort, page.Assets[limit-1])
 	}
 	rows.Close()
 	// The analyzer states of each listed asset, for the library view.

@@ -114,6 +114,12 @@ CREATE TABLE gh_orphans (
 	since INTEGER NOT NULL
 ) STRICT;
 `,
+	// 2: indexes for the library's sort orders and collection filter.
+	`
+CREATE INDEX gh_assets_name ON gh_assets (tenant, name, id);
+CREATE INDEX gh_assets_size ON gh_assets (tenant, size DESC, id DESC);
+CREATE INDEX gh_assets_coll ON gh_assets (tenant, collection, created DESC, id DESC);
+`,
 }
 
 // SchemaVersion is the user_version this binary migrates to.
