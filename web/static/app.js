@@ -13,7 +13,7 @@
 
 const PAGE_SIZE = 20;
 const SEARCH_PAGE_SIZE = 10;
-const state = { cursors: [""], page: 0, collection: "", kind: "" };
+const state = { cursors: [""], page: 0, collection: "", kind: "", sort: "newest" };
 // shown: the query and cursor on show; lastHit: the hit link followed.
 const searchState = { q: "", cursors: [""], page: 0, seq: 0, shown: "", lastHit: null, reload: false };
 // The asset being shown: its id, media element and the insight nodes that
@@ -158,6 +158,8 @@ function route() {
   if (!r || !r.parts.length) { showHome(); return; }
   if (r.parts[0] === "search") {
     runSearch(r.params.get("q") || "", r.params.get("cursor") || "");
+  } else if (r.parts[0] === "audit") {
+    showAudit();
   } else if (r.parts[0] === "asset" && r.parts[1]) {
     const t = r.params.has("t") ? parseFloat(r.params.get("t")) : null;
     showAsset(r.parts[1], t !== null && isFinite(t) && t >= 0 ? t : null);
@@ -176,7 +178,37 @@ function setView(name) {
   $("player-section").hidden = name !== "asset";
   $("upload-section").hidden = name !== "home";
   $("assets-section").hidden = name !== "home";
+  $("audit-section").hidden = name !== "audit";
   if (name !== "asset") stopPlayer();
+}
+
+// The audit log of the tenant, newest first (the last 200 events).
+async function showAudit() {
+  setView("audit");
+  document.title = "Audit log – glasshouse";
+  $("audit-heading").focus();
+  const body = $("audit-body");
+  body.replaceChildren();
+  let evs;
+  try {
+    evs = await api("/api/audit?limit=10000");
+  } catch (err) {
+    say("Could not read the audit log: " + err.message, true);
+    return;
+  }
+  evs = (evs || []).slice(-200).reverse();
+  for (const e of evs) {
+    const detail = e.detail ? JSON.stringify(e.detail) : "";
+    body.append(el("tr", {},
+      el("td", { class: "num", text: String(e.seq) }),
+      el("td", { text: new Date(e.time).toLocaleString() }),
+      el("td", { text: e.actor }),
+      el("td", { text: e.action }),
+      el("td", {}, e.target && /^[0-9a-f-]{36}$/.test(e.target) ? el("a", { href: assetHash(e.target, null), text: e.target.slice(0, 8) + "…" }) : el("span", { text: e.target || "" })),
+      el("td", { class: "detail", text: detail.length > 120 ? detail.slice(0, 117) + "…" : detail }),
+      el("td", { class: "hash", title: e.hash, text: e.hash.slice(0, 12) + "…" })));
+  }
+  if (!evs.length) body.append(el("tr", {}, el("td", { colspan: 7, text: "No events yet." })));
 }
 
 function showHome() {
@@ -388,6 +420,7 @@ async function loadPage() {
   if (cursor) q.set("cursor", cursor);
   if (state.collection) q.set("collection", state.collection);
   if (state.kind) q.set("kind", state.kind);
+  if (state.sort && state.sort !== "newest") q.set("sort", state.sort);
   let page;
   try {
     page = await api("/api/assets?" + q.toString());
@@ -399,7 +432,7 @@ async function loadPage() {
   body.replaceChildren();
   for (const a of page.assets) body.append(assetRow(a));
   if (!page.assets.length) {
-    body.append(el("tr", {}, el("td", { colspan: 7, text: "No assets yet." })));
+    body.append(el("tr", {}, el("td", { colspan: 8, text: "No assets yet." })));
   }
   $("assets-total").textContent = page.total + " asset" + (page.total === 1 ? "" : "s");
   state.cursors.length = state.page + 1;
@@ -418,6 +451,7 @@ function assetRow(a) {
     el("td", {}, preview),
     el("td", {}, el("a", { href: assetHash(a.id, null), class: "asset-link", text: a.name, "aria-label": "Show " + a.name })),
     el("td", { text: a.kind }),
+    el("td", { text: a.collection || "—" }),
     el("td", { class: "num", text: dur }),
     el("td", { class: "num", text: fmtSize(a.size) }),
     el("td", {}, runsList(a.runs, a.id)),
@@ -849,6 +883,7 @@ function setupDrop() {
 function init() {
   followJobs();
   setupDrop();
+  $("grid-toggle").addEventListener("change", (e) => { $("assets-table").classList.toggle("grid", e.target.checked); });
   $("upload-form").addEventListener("submit", upload);
   $("player-close").addEventListener("click", closePlayer);
   $("search-form").addEventListener("submit", (ev) => {
@@ -870,6 +905,7 @@ function init() {
     ev.preventDefault();
     state.collection = $("filter-collection").value.trim();
     state.kind = $("filter-kind").value;
+    state.sort = $("filter-sort").value;
     state.page = 0; state.cursors = [""];
     loadPage();
   });
