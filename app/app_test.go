@@ -508,3 +508,28 @@ func TestExports(t *testing.T) {
 		t.Errorf("%d export audit events, want 4", n)
 	}
 }
+
+// TestFailedCreateLeavesNoBlobs: when the catalog refuses the asset (here:
+// no tenant), neither the original nor its thumbnail and poster stay stored.
+func TestFailedCreateLeavesNoBlobs(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	ffmpeg(t, "-f", "lavfi", "-i", "testsrc2=size=320x240", "-frames:v", "1", filepath.Join(dir, "p.png"))
+	b, _ := os.ReadFile(filepath.Join(dir, "p.png"))
+	data := filepath.Join(dir, "data")
+	a := openApp(t, data, nil)
+	defer a.Close()
+	if _, _, err := a.Ingest(ctx, glasshouse.Actor{User: "nobody"}, "p.png", "", bytes.NewReader(b)); err == nil {
+		t.Fatal("ingest without a tenant succeeded")
+	}
+	var left []string
+	filepath.Walk(filepath.Join(data, "blobs", "sha256"), func(p string, info os.FileInfo, err error) error {
+		if err == nil && !info.IsDir() {
+			left = append(left, p)
+		}
+		return nil
+	})
+	if len(left) != 0 {
+		t.Errorf("blobs left after a refused asset: %v", left)
+	}
+}

@@ -167,6 +167,13 @@ func (a *App) Ingest(ctx context.Context, actor glasshouse.Actor, name, collecti
 		"name": clean, "hash": ref, "size": size, "media_type": mime, "collection": collection,
 	})
 	if err := a.db.CreateAsset(ctx, asset, jobs, ev); err != nil {
+		// Nothing references the thumbnail and poster made above: drop them.
+		for _, r := range []glasshouse.Ref{asset.Thumb, asset.Poster} {
+			if r != "" {
+				a.hold(r)
+				a.release(ctx, r)
+			}
+		}
 		return nil, false, fmt.Errorf("%s %q: catalog: %w", op, clean, err)
 	}
 	if err := a.indexNameAndNote(ctx, asset); err != nil {
