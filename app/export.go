@@ -89,9 +89,7 @@ func captionCues(segs []glasshouse.TranscriptSegment) []cue {
 	var out []cue
 	for _, s := range segs {
 		if len(s.Words) == 0 {
-			if t := strings.TrimSpace(s.Text); t != "" {
-				out = append(out, cue{s.StartMS, s.EndMS, t})
-			}
+			out = append(out, splitUntimed(s.StartMS, s.EndMS, strings.Fields(s.Text))...)
 			continue
 		}
 		cur := cue{start: s.Words[0].StartMS}
@@ -121,6 +119,69 @@ func captionCues(segs []glasshouse.TranscriptSegment) []cue {
 		out[i].text = wrapCue(out[i].text)
 	}
 	return out
+}
+
+// splitUntimed cuts a segment without word times into cues within the
+// limits (characters and duration), giving each cue a share of the
+// segment's time proportional to its characters.
+func splitUntimed(start, end int64, words []string) []cue {
+	if len(words) == 0 {
+		return nil
+	}
+	total := int64(len(strings.Join(words, " ")))
+	var out []cue
+	for n := max(1, int((end-start+cueMaxMS-1)/cueMaxMS)); n <= len(words); n++ {
+		out = out[:0]
+		var done int64
+		t := start
+		fits := true
+		for i, p := range splitEven(words, n) {
+			if i > 0 {
+				done++ // the space between parts
+			}
+			done += int64(len(p))
+			next := start + (end-start)*done/total
+			if done == total {
+				next = end
+			}
+			out = append(out, cue{t, next, p})
+			fits = fits && len(p) <= cueMaxChars && next-t <= cueMaxMS
+			t = next
+		}
+		if fits {
+			return out
+		}
+	}
+	// Too few words for the time (or one very long word): keep the last
+	// split and shorten what is still too long.
+	for i := range out {
+		out[i].end = min(out[i].end, out[i].start+cueMaxMS)
+	}
+	return out
+}
+
+// splitEven splits words into n runs (n <= len(words)) of about equal
+// characters.
+func splitEven(words []string, n int) []string {
+	total := len(strings.Join(words, " "))
+	var parts []string
+	cur, acc := "", 0
+	for i, w := range words {
+		if cur != "" {
+			after := n - len(parts) - 1 // parts to start after cur
+			if after > 0 && (len(words)-i <= after || acc*n >= total*(len(parts)+1)) {
+				parts = append(parts, cur)
+				cur = ""
+			}
+		}
+		if cur != "" {
+			cur += " "
+			acc++
+		}
+		cur += w
+		acc += len(w)
+	}
+	return append(parts, cur)
 }
 
 // wrapCue breaks text into two lines near the middle if it is long.
@@ -155,11 +216,15 @@ func stamp(ms int64, sep string) string {
 	return fmt.Sprintf("%02d:%02d:%02d%s%03d", h, m, s, sep, ms%1000)
 }
 
+// vttEscape escapes what WebVTT cue text reserves: & and < start escapes
+// and tags, and "-->" may not appear in a cue.
+var vttEscape = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
+
 func renderVTT(cues []cue) []byte {
 	var b bytes.Buffer
 	b.WriteString("WEBVTT\n\n")
 	for _, c := range cues {
-		fmt.Fprintf(&b, "%s --> %s\n%s\n\n", stamp(c.start, "."), stamp(c.end, "."), strings.ReplaceAll(c.text, "-->", "->"))
+		fmt.Fprintf(&b, "%s --> %s\n%s\n\n", stamp(c.start, "."), stamp(c.end, "."), vttEscape.Replace(c.text))
 	}
 	return b.Bytes()
 }

@@ -49,14 +49,26 @@ func (a *api) events(w http.ResponseWriter, r *http.Request) {
 	poll := time.NewTicker(eventPoll)
 	defer poll.Stop()
 	lastWrite := time.Now()
+	failing := false
 	for {
 		jobs, err := a.svc.Jobs(ctx, actor, "")
-		if err != nil {
-			if ctx.Err() != nil {
-				return
-			}
+		switch {
+		case err != nil && ctx.Err() != nil:
+			return
+		case err != nil && !failing: // once per run of failures, not every poll
 			a.opts.Logger.Warn("event stream: list jobs", "err", err)
+		case err == nil:
+			// Forget jobs that left the listing, so a long-lived stream
+			// holds only what the queue holds.
+			cur := make(map[int64]jobEvent, len(jobs))
+			for _, j := range jobs {
+				if old, ok := seen[j.ID]; ok {
+					cur[j.ID] = old
+				}
+			}
+			seen = cur
 		}
+		failing = err != nil
 		for _, j := range jobs {
 			ev := jobEvent{Job: j.ID, Asset: j.Asset, Kind: j.Kind, State: j.State, Progress: j.Progress, Attempts: j.Attempts, Error: j.LastError}
 			if old, ok := seen[j.ID]; ok && old == ev {

@@ -94,6 +94,11 @@ func TestSearchPlaysFromHit(t *testing.T) {
 	for _, j := range jobs {
 		t.Logf("job %s: %s %s", j.Kind, j.State, j.LastError)
 	}
+	// Each upload row shows its file's processing, also kept live by the
+	// event stream: every analyzer of both files ends done.
+	poll(t, ctx, 20*time.Second, "upload rows show processing done",
+		`[...document.querySelectorAll("#upload-results > li")].map(li => { const r = [...li.querySelectorAll("ul.runs > li")]; return r.length && r.every(x => x.className === "state-done") ? "done" : li.textContent; })`,
+		func(rows []string) bool { return len(rows) == 2 && rows[0] == "done" && rows[1] == "done" })
 
 	searchAndPlay(t, ctx, srv, id, "council", 4000, 8000, dir, "synthetic")
 

@@ -804,7 +804,8 @@ async function uploadFiles(files) {
       sent[i] = f.size; overall();
       prog.value = 100;
       const text = f.name + (duplicate ? ": already stored" : ": stored");
-      li.replaceChildren(el("a", { href: assetHash(id, null), text }), " ", prog);
+      // Processing status of this file, kept live by the event stream.
+      li.replaceChildren(el("a", { href: assetHash(id, null), text }), " ", prog, runsList([], id));
       resolve();
     };
     const fail = (msg) => { failed++; li.className = "error"; status.textContent = ": " + msg; resolve(); };
