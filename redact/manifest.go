@@ -29,12 +29,12 @@ type Manifest struct {
 	// Regions are the static regions applied (text, manual, adjusted faces).
 	Regions []Region `json:"regions"`
 	// Skipped are faces left visible because a person turned them off.
-	Skipped     []Region   `json:"skipped,omitempty"`
-	Audio       []AudioCut `json:"audio"`
-	AudioRemoved bool      `json:"audio_removed,omitempty"`
-	Frames      int        `json:"frames"`
-	Detected    int        `json:"frames_detected"` // frames the detector ran on
-	Coverage    Coverage   `json:"coverage"`
+	Skipped      []Region   `json:"skipped,omitempty"`
+	Audio        []AudioCut `json:"audio"`
+	AudioRemoved bool       `json:"audio_removed,omitempty"`
+	Frames       int        `json:"frames"`
+	Detected     int        `json:"frames_detected"` // frames the detector ran on
+	Coverage     Coverage   `json:"coverage"`
 }
 
 // FileRef names an asset and its content hash.

@@ -85,7 +85,7 @@ type Plan struct {
 	Regions []Region   `json:"regions"`
 	Audio   []AudioCut `json:"audio"`
 	// RemoveAudio drops the audio altogether.
-	RemoveAudio bool `json:"remove_audio,omitempty"`
+	RemoveAudio bool     `json:"remove_audio,omitempty"`
 	Settings    Settings `json:"settings"`
 	// Revision counts saves; a save must carry the revision it was based on
 	// (0 for the first), else it is refused as a conflict.

@@ -16,14 +16,28 @@ import (
 	"time"
 
 	"github.com/glasshouse/glasshouse"
-	"github.com/glasshouse/glasshouse/analyze/vision"
 	"github.com/glasshouse/glasshouse/media"
 )
 
-// Detector finds faces in one picture (faces.Analyzer.DetectImage). Its
-// score floor must be at most the lowest Settings.Threshold used.
+// Detection is one face found in a picture, box normalised to it.
+type Detection struct {
+	Box   glasshouse.Box
+	Score float64
+}
+
+// Detector finds faces in one picture (faces.Analyzer.DetectImage, through
+// DetectorFunc). Its score floor must be at most the lowest
+// Settings.Threshold used.
 type Detector interface {
-	DetectImage(ctx context.Context, img image.Image) ([]vision.Detection, error)
+	DetectFaces(ctx context.Context, img image.Image) ([]Detection, error)
+}
+
+// DetectorFunc adapts a function to Detector.
+type DetectorFunc func(ctx context.Context, img image.Image) ([]Detection, error)
+
+// DetectFaces calls f.
+func (f DetectorFunc) DetectFaces(ctx context.Context, img image.Image) ([]Detection, error) {
+	return f(ctx, img)
 }
 
 // Encoder settings shared by the renderer and the benchmark's baseline.
@@ -203,7 +217,7 @@ func (t *tracker) tracks() []FaceTrack {
 func (j *renderJob) detect(ctx context.Context, pic *planar, tMS int64) ([]det, error) {
 	j.detected++
 	img := pic.rgba(j.detectW)
-	found, err := j.r.cfg.Detector.DetectImage(ctx, img)
+	found, err := j.r.cfg.Detector.DetectFaces(ctx, img)
 	if err != nil {
 		return nil, fmt.Errorf("detect faces at %d ms: %w", tMS, err)
 	}

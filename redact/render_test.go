@@ -59,7 +59,7 @@ func detector(t testing.TB, thr float64) *faces.Analyzer {
 
 func renderer(t testing.TB) *redact.Renderer {
 	d := detector(t, 0.5)
-	return redact.NewRenderer(redact.Config{Detector: d, Models: []redact.Model{{Name: faces.ModelName, SHA256: d.Model().SHA256, Version: faces.Version}}, Limits: lim})
+	return redact.NewRenderer(redact.Config{Detector: Faces(d), Models: []redact.Model{{Name: faces.ModelName, SHA256: d.Model().SHA256, Version: faces.Version}}, Limits: lim})
 }
 
 func asset(t testing.TB, path string) *glasshouse.Asset {
@@ -74,6 +74,18 @@ func asset(t testing.TB, path string) *glasshouse.Asset {
 		t.Fatal(err)
 	}
 	return &glasshouse.Asset{ID: "a1", Tenant: "t", Name: filepath.Base(path), Kind: media.RefineKind(kind, pi), Probe: pi, Hash: glasshouse.Ref("sha256-" + fmt.Sprintf("%064x", 0))}
+}
+
+// Faces adapts the faces analyzer to redact.Detector.
+func Faces(a *faces.Analyzer) redact.Detector {
+	return redact.DetectorFunc(func(ctx context.Context, img image.Image) ([]redact.Detection, error) {
+		dets, err := a.DetectImage(ctx, img)
+		out := make([]redact.Detection, len(dets))
+		for i, d := range dets {
+			out[i] = redact.Detection{Box: d.Box, Score: d.Score}
+		}
+		return out, err
+	})
 }
 
 type frame struct {
