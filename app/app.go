@@ -20,6 +20,7 @@ import (
 	"github.com/glasshouse/glasshouse"
 	"github.com/glasshouse/glasshouse/blobstore"
 	"github.com/glasshouse/glasshouse/media"
+	"github.com/glasshouse/glasshouse/redact"
 	"github.com/glasshouse/glasshouse/search"
 	"github.com/glasshouse/glasshouse/sqlite"
 )
@@ -69,6 +70,9 @@ type Config struct {
 	MaxAttempts    int           // default 3
 	Limits         media.Limits  // for ffprobe/ffmpeg at ingest
 	MaxUploadBytes int64         // 0: unlimited
+	// Redactor renders redacted copies (queued jobs of kind "redact"); nil
+	// disables rendering (plans can still be edited).
+	Redactor Redactor
 	// SoleWorker says this process is the only worker (embedded mode): on
 	// start, jobs left running by a killed process are requeued at once
 	// instead of waiting for their leases to expire.
@@ -82,6 +86,7 @@ type App struct {
 	blobs glasshouse.BlobStore
 	db    Store
 	index search.Index
+	plans redact.Store // redaction plans and renders; nil if the backend has none
 
 	analyzers map[string]glasshouse.Analyzer
 	derived   []glasshouse.Analyzer
@@ -134,14 +139,15 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 	}
 	a.blobs, err = blobstore.Open(ctx, cfg.BlobsURL, cfg.Logger)
 	if err != nil {
-		return nil, fmt.Errorf("app.Open: blobs %s: %w", redact(cfg.BlobsURL), err)
+		return nil, fmt.Errorf("app.Open: blobs %s: %w", redactURL(cfg.BlobsURL), err)
 	}
 	db, err := sqlite.Open(ctx, cfg.DBURL, cfg.Logger)
 	if err != nil {
 		a.blobs.Close()
-		return nil, fmt.Errorf("app.Open: db %s: %w", redact(cfg.DBURL), err)
+		return nil, fmt.Errorf("app.Open: db %s: %w", redactURL(cfg.DBURL), err)
 	}
 	a.db = db
+	a.plans = db
 	idx, err := openIndex(ctx, db)
 	if err != nil {
 		db.Close()
@@ -202,8 +208,8 @@ func scheme(u string) string {
 	return "file"
 }
 
-// redact hides a password in a URL for messages.
-func redact(s string) string {
+// redactURL hides a password in a URL for messages.
+func redactURL(s string) string {
 	u, err := url.Parse(s)
 	if err != nil || u.User == nil {
 		return s
