@@ -104,6 +104,20 @@ func (a *App) SaveRedactionPlan(ctx context.Context, actor glasshouse.Actor, id 
 // plan, or the default one). It returns the queued render; the worker does
 // the work, with progress on the job.
 func (a *App) StartRedaction(ctx context.Context, actor glasshouse.Actor, id glasshouse.AssetID, plan *redact.Plan) (*redact.Render, error) {
+	return a.newRender(ctx, actor, id, plan, true)
+}
+
+// RedactNow renders the asset with plan (nil: the saved or default plan)
+// in this process, without the queue (the CLI), reporting progress.
+func (a *App) RedactNow(ctx context.Context, actor glasshouse.Actor, id glasshouse.AssetID, plan *redact.Plan, progress func(float64)) (*redact.Render, error) {
+	r, err := a.newRender(ctx, actor, id, plan, false)
+	if err != nil {
+		return nil, err
+	}
+	return a.RunRedaction(ctx, actor.Tenant, r.ID, progress)
+}
+
+func (a *App) newRender(ctx context.Context, actor glasshouse.Actor, id glasshouse.AssetID, plan *redact.Plan, queue bool) (*redact.Render, error) {
 	const op = "start redaction"
 	st, err := a.redactStore(op)
 	if err != nil {
@@ -129,7 +143,9 @@ func (a *App) StartRedaction(ctx context.Context, actor glasshouse.Actor, id gla
 		return nil, err
 	}
 	job := glasshouse.Job{Tenant: as.Tenant, Asset: as.ID, Kind: RedactJobKind, Version: r.ID, MaxAttempts: 2}
-	if err := a.db.Enqueue(ctx, job); err != nil {
+	if !queue {
+		// run by the caller
+	} else if err := a.db.Enqueue(ctx, job); err != nil {
 		r.State, r.Error = redact.StateFailed, "could not queue: "+err.Error()
 		_ = st.UpdateRender(context.WithoutCancel(ctx), r)
 		return nil, fmt.Errorf("%s: %w", op, err)
