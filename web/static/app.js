@@ -9,6 +9,7 @@
 //   #/                      assets and upload
 //   #/search?q=...&cursor=  search results
 //   #/asset/ID?t=12.5       one asset, played from second 12.5
+//   #/redact/ID             redaction review of one asset (redact.js)
 "use strict";
 
 const PAGE_SIZE = 20;
@@ -160,6 +161,8 @@ function route() {
     runSearch(r.params.get("q") || "", r.params.get("cursor") || "");
   } else if (r.parts[0] === "audit") {
     showAudit();
+  } else if (r.parts[0] === "redact" && r.parts[1]) {
+    showRedact(r.parts[1]);
   } else if (r.parts[0] === "asset" && r.parts[1]) {
     const t = r.params.has("t") ? parseFloat(r.params.get("t")) : null;
     showAsset(r.parts[1], t !== null && isFinite(t) && t >= 0 ? t : null);
@@ -179,7 +182,9 @@ function setView(name) {
   $("upload-section").hidden = name !== "home";
   $("assets-section").hidden = name !== "home";
   $("audit-section").hidden = name !== "audit";
+  $("redact-section").hidden = name !== "redact";
   if (name !== "asset") stopPlayer();
+  if (name !== "redact" && typeof stopRedact === "function") stopRedact();
 }
 
 // The audit log of the tenant, newest first (the last 200 events).
@@ -584,6 +589,9 @@ function renderDownloads(a) {
   link(exportURL(a.id, "json", true), "Insights (JSON)");
   link(exportURL(a.id, "csv", true), "Insights (CSV)");
   nav.replaceChildren(el("h3", { text: "Download" }), list);
+  if (a.kind === "video" || a.kind === "image") {
+    nav.append(el("p", {}, el("a", { id: "redact-link", href: "#/redact/" + encodeURIComponent(a.id), text: "Review redaction (faces, text, words) and publish a copy" })));
+  }
 }
 
 function renderDetails(a) {
