@@ -197,6 +197,7 @@ function showSettings() {
   $("redact-fill").value = p.settings.fill || "solid";
   $("redact-padding").value = String(p.settings.padding);
   $("redact-remove-audio").checked = !!p.remove_audio;
+  if (p.audio.length) $("redact-audio-mode").value = p.audio[0].mode || "silence";
   fillNote();
 }
 
@@ -339,6 +340,11 @@ function initRedact() {
   $("redact-faces").addEventListener("change", changed);
   $("redact-padding").addEventListener("change", changed);
   $("redact-remove-audio").addEventListener("change", changed);
+  $("redact-audio-mode").addEventListener("change", () => {
+    if (!rd.plan) return;
+    for (const c of rd.plan.audio) c.mode = $("redact-audio-mode").value;
+    changed(); renderCuts();
+  });
   $("redact-save").addEventListener("click", async () => {
     try { await savePlan(); say("Plan saved."); } catch (err) { say("Could not save the plan: " + err.message, true); $("redact-dirty").textContent = err.message; }
   });
