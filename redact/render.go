@@ -10,9 +10,12 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/glasshouse/glasshouse"
@@ -25,8 +28,9 @@ type Detection struct {
 	Score float64
 }
 
-// Detector finds faces in one picture (faces.Analyzer.DetectImage, through
-// DetectorFunc). Its score floor must be at most the lowest
+// Detector finds faces in one picture in a single pass (the renderer cuts
+// tiles itself): faces.Analyzer.DetectImage with NoTiles, through
+// DetectorFunc. Its score floor must be at most the lowest
 // Settings.Threshold used.
 type Detector interface {
 	DetectFaces(ctx context.Context, img image.Image) ([]Detection, error)
@@ -54,8 +58,20 @@ type Config struct {
 	// Models describe the models the detector uses, for the manifest.
 	Models []Model
 	// DetectWidth: video frames are shrunk (by an integer factor) to at
-	// most this width for detection (default 1280).
+	// most this width for the whole-frame pass (default 640); tiles are cut
+	// from the full picture.
 	DetectWidth int
+	// TileEvery: the tiled pass (the picture cut into overlapping squares
+	// of half its shorter side, so that small faces are found) runs on
+	// every TileEvery'th detection frame (default 4); the detection frames
+	// between get a whole-frame pass, which refines the path of the faces
+	// followed and catches large faces early. Images always get both.
+	TileEvery int
+	// MinTileSide: pictures whose shorter side is below it get no tiles
+	// (default 256).
+	MinTileSide int
+	// Workers: detections run at once (default the number of CPUs).
+	Workers int
 	// Limits bound each ffmpeg process (default 2 hours, 4 GiB).
 	Limits media.Limits
 	// Software lines for the manifest (e.g. "glasshouse 0.1.0").
@@ -72,7 +88,16 @@ type Renderer struct {
 // NewRenderer builds a renderer.
 func NewRenderer(cfg Config) *Renderer {
 	if cfg.DetectWidth <= 0 {
-		cfg.DetectWidth = 1280
+		cfg.DetectWidth = 640
+	}
+	if cfg.TileEvery <= 0 {
+		cfg.TileEvery = 4
+	}
+	if cfg.MinTileSide <= 0 {
+		cfg.MinTileSide = 256
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = runtime.NumCPU()
 	}
 	if cfg.Limits == (media.Limits{}) {
 		cfg.Limits = media.Limits{Timeout: 2 * time.Hour, MaxBytes: 4 << 30}
@@ -197,7 +222,7 @@ type renderJob struct {
 	color [3]uint8
 	tr    *tracker
 	// detections run, for the manifest
-	detected int
+	detected atomic.Int64
 	detectW  int
 }
 
@@ -212,14 +237,56 @@ func (t *tracker) tracks() []FaceTrack {
 	return out
 }
 
-// detect runs the detector on pic and keeps the faces the plan covers:
-// score at least the threshold, not inside a face region turned off.
-func (j *renderJob) detect(ctx context.Context, pic *planar, tMS int64) ([]det, error) {
-	j.detected++
-	img := pic.rgba(j.detectW)
-	found, err := j.r.cfg.Detector.DetectFaces(ctx, img)
+// detect runs the detector on pic (the whole picture, shrunk to the detect
+// width, plus, when tiled, overlapping squares of half its shorter side at
+// full size) and keeps the faces the plan covers: score at least the
+// threshold, not inside a face region turned off.
+func (j *renderJob) detect(ctx context.Context, pic *planar, tMS int64, tiled bool) ([]det, error) {
+	j.detected.Add(1)
+	found, err := j.r.cfg.Detector.DetectFaces(ctx, pic.rgba(j.detectW))
 	if err != nil {
 		return nil, fmt.Errorf("detect faces at %d ms: %w", tMS, err)
+	}
+	short := min(pic.w, pic.h)
+	if tiled && short >= j.r.cfg.MinTileSide {
+		full := pic.rgba(0)
+		size := short / 2
+		ts := tiles(pic.w, pic.h, size, 0.25)
+		per := make([][]Detection, len(ts))
+		errs := make([]error, len(ts))
+		var wg sync.WaitGroup
+		sem := make(chan struct{}, j.r.cfg.Workers)
+		for i, t := range ts {
+			wg.Add(1)
+			sem <- struct{}{}
+			go func() {
+				defer wg.Done()
+				defer func() { <-sem }()
+				per[i], errs[i] = j.r.cfg.Detector.DetectFaces(ctx, full.SubImage(t))
+			}()
+		}
+		wg.Wait()
+		for i, t := range ts {
+			if errs[i] != nil {
+				return nil, fmt.Errorf("detect faces at %d ms: %w", tMS, errs[i])
+			}
+			tw, th := float64(t.Dx()), float64(t.Dy())
+			for _, d := range per[i] {
+				// A face cut by an inner tile edge gives a partial box:
+				// the neighbouring tile or the whole frame has it.
+				const edge = 0.01
+				if (d.Box.X < edge && t.Min.X > 0) || (d.Box.Y < edge && t.Min.Y > 0) ||
+					(d.Box.X+d.Box.W > 1-edge && t.Max.X < pic.w) || (d.Box.Y+d.Box.H > 1-edge && t.Max.Y < pic.h) {
+					continue
+				}
+				d.Box = glasshouse.Box{
+					X: (float64(t.Min.X) + d.Box.X*tw) / float64(pic.w), Y: (float64(t.Min.Y) + d.Box.Y*th) / float64(pic.h),
+					W: d.Box.W * tw / float64(pic.w), H: d.Box.H * th / float64(pic.h),
+				}
+				found = append(found, d)
+			}
+		}
+		found = suppress(found)
 	}
 	var out []det
 	for _, d := range found {
@@ -294,8 +361,8 @@ func (j *renderJob) image(ctx context.Context, out string) error {
 	j.m.Frames = 1
 	j.tr = newTracker()
 	if j.in.Plan.Faces {
-		j.detectW = max(j.detectW, w) // images: full size
-		dets, err := j.detect(ctx, pic, 0)
+		j.detectW = max(j.detectW, w) // images: whole picture at full size
+		dets, err := j.detect(ctx, pic, 0, true)
 		if err != nil {
 			return err
 		}
@@ -305,7 +372,7 @@ func (j *renderJob) image(ctx context.Context, out string) error {
 			j.drawFace(pic, s.b, false)
 		}
 	}
-	j.m.Detected = j.detected
+	j.m.Detected = int(j.detected.Load())
 	j.drawStatic(pic, 0, false)
 	enc := []string{"-nostdin", "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "gbrp", "-s", fmt.Sprintf("%dx%d", w, h), "-i", "pipe:0", "-frames:v", "1"}
 	if strings.HasSuffix(out, ".jpg") {
@@ -419,7 +486,12 @@ func (j *renderJob) video(ctx context.Context, out string) error {
 
 	n := j.in.Plan.Settings.DetectEvery
 	size := frameSize(w, h, true)
-	free := make(chan *planar, 3*n+4)
+	// Buffers: a whole interval between tiled passes waits for its closing
+	// detection, and the encoder gets a second interval's worth queued so
+	// that it keeps working while the next detections run (within 512 MiB).
+	key := n * j.r.cfg.TileEvery
+	queue := max(4, min(2*key+2, (512<<20)/size/3))
+	free := make(chan *planar, 3*queue)
 	getPic := func() *planar {
 		select {
 		case p := <-free:
@@ -429,7 +501,7 @@ func (j *renderJob) video(ctx context.Context, out string) error {
 		}
 	}
 	// Reader: decoded frames in order.
-	frames := make(chan vframe, n+2)
+	frames := make(chan vframe, queue)
 	var readErr error
 	go func() {
 		defer close(frames)
@@ -450,7 +522,7 @@ func (j *renderJob) video(ctx context.Context, out string) error {
 		}
 	}()
 	// Writer: covered frames to the encoder, in order.
-	toEnc := make(chan *planar, n+2)
+	toEnc := make(chan *planar, queue)
 	var wg sync.WaitGroup
 	var writeErr error
 	wg.Add(1)
@@ -472,10 +544,15 @@ func (j *renderJob) video(ctx context.Context, out string) error {
 	}()
 
 	j.tr = newTracker()
+	// Detection frames: every n'th; every key'th is a tiled pass and ends
+	// an interval. Between two tiled passes the whole-frame passes are
+	// waypoints that bend the interpolated paths.
 	var (
-		prev      *vframe // last detection frame, not yet written
+		prev      *vframe // last tiled detection frame, not yet written
 		prevSpans []span  // boxes drawn on prev (its detections and held faces)
 		pending   []vframe
+		waypoints []*waypoint
+		bg        sync.WaitGroup // waypoint detections in flight
 		count     int
 		loopErr   error
 	)
@@ -492,36 +569,37 @@ func (j *renderJob) video(ctx context.Context, out string) error {
 			return false
 		}
 	}
-	// finish takes the detections of key (a detection frame) and writes prev
-	// and the frames between prev and key, covered.
-	finish := func(key vframe) error {
+	// finish takes the tiled detections of k and writes prev and the
+	// frames between prev and k, covered.
+	finish := func(k vframe) error {
 		var spans []span
 		var missed []*ftrack
-		var dets []det
 		if j.in.Plan.Faces {
-			var err error
-			if dets, err = j.detect(ctx, key.pic, tOf(key.idx)); err != nil {
+			dets, err := j.detect(ctx, k.pic, tOf(k.idx), true)
+			if err != nil {
 				return err
 			}
-			spans, missed = j.tr.step(tOf(key.idx), dets)
-			j.note(key.idx, tOf(key.idx), spans, missed, dets)
+			spans, missed = j.tr.step(tOf(k.idx), dets)
+			j.note(k.idx, tOf(k.idx), spans, missed, dets)
 		}
 		if prev != nil {
 			for _, s := range prevSpans {
 				j.drawFace(prev.pic, s.b, s.held)
 			}
-			// A face that appeared at key may have entered just after prev:
-			// cover it on prev too only if it was not seen there (nothing
-			// to do: prev was searched). Frames between interpolate.
 			j.drawStatic(prev.pic, tOf(prev.idx), true)
 			if !emit(*prev) {
 				return ctx.Err()
 			}
-			span := float64(key.idx - prev.idx)
+			for _, w := range waypoints {
+				<-w.done
+				if w.err != nil {
+					return w.err
+				}
+			}
+			paths := j.paths(spans, waypoints, prev.idx, k.idx, tOf)
 			for _, f := range pending {
-				frac := float64(f.idx-prev.idx) / span
-				for _, s := range spans {
-					j.drawFace(f.pic, s.at(frac), s.held)
+				for _, p := range paths {
+					j.drawFace(f.pic, p.at(f.idx), p.held)
 				}
 				j.drawStatic(f.pic, tOf(f.idx), true)
 				if !emit(f) {
@@ -529,24 +607,38 @@ func (j *renderJob) video(ctx context.Context, out string) error {
 				}
 			}
 		}
-		pending = pending[:0]
-		k := key
-		prev, prevSpans = &k, spans
+		pending, waypoints = pending[:0], waypoints[:0]
+		kk := k
+		prev, prevSpans = &kk, spans
 		return nil
 	}
 	for f := range frames {
 		if loopErr != nil {
 			continue // drain
 		}
-		if f.idx%n == 0 {
+		switch {
+		case f.idx%key == 0:
 			loopErr = finish(f)
-		} else {
+		case f.idx%n == 0 && j.in.Plan.Faces:
+			w := &waypoint{idx: f.idx, done: make(chan struct{})}
+			bg.Add(1)
+			go func(pic *planar, tMS int64) {
+				defer bg.Done()
+				defer close(w.done)
+				w.dets, w.err = j.detect(ctx, pic, tMS, false)
+			}(f.pic, tOf(f.idx))
+			waypoints = append(waypoints, w)
+			pending = append(pending, f)
+		default:
 			pending = append(pending, f)
 		}
 	}
 	if loopErr == nil && readErr == nil && len(pending) > 0 {
 		last := pending[len(pending)-1]
 		pending = pending[:len(pending)-1]
+		if len(waypoints) > 0 && waypoints[len(waypoints)-1].idx == last.idx {
+			waypoints = waypoints[:len(waypoints)-1]
+		}
 		loopErr = finish(last)
 	}
 	if loopErr == nil && readErr == nil && prev != nil {
@@ -561,12 +653,13 @@ func (j *renderJob) video(ctx context.Context, out string) error {
 	if loopErr != nil || readErr != nil {
 		cancel()
 	}
+	bg.Wait() // the detector is not used after Render returns
 	close(toEnc)
 	wg.Wait()
 	derr := dec.Wait()
 	eerr := enc.Wait()
 	j.m.Frames = count
-	j.m.Detected = j.detected
+	j.m.Detected = int(j.detected.Load())
 	switch {
 	case loopErr != nil:
 		return loopErr
@@ -654,4 +747,99 @@ func lastLine(s string) string {
 		return s[i+1:]
 	}
 	return s
+}
+
+
+// waypoint is a whole-frame detection between two tiled ones, run in the
+// background: dets and err are set when done is closed.
+type waypoint struct {
+	idx  int
+	dets []det
+	err  error
+	done chan struct{}
+}
+
+type point struct {
+	idx int
+	box glasshouse.Box
+}
+
+// path is how one face is covered over an interval: boxes at frames,
+// linearly interpolated in between.
+type path struct {
+	held bool
+	pts  []point
+}
+
+func (p path) at(idx int) glasshouse.Box {
+	if len(p.pts) == 0 {
+		return glasshouse.Box{}
+	}
+	if idx <= p.pts[0].idx {
+		return p.pts[0].box
+	}
+	for i := 1; i < len(p.pts); i++ {
+		a, b := p.pts[i-1], p.pts[i]
+		if idx <= b.idx {
+			if b.idx == a.idx {
+				return b.box
+			}
+			return span{a: a.box, b: b.box}.at(float64(idx-a.idx) / float64(b.idx-a.idx))
+		}
+	}
+	return p.pts[len(p.pts)-1].box
+}
+
+// paths turns the spans of an interval [from, to] into paths through the
+// whole-frame detections between (each joined to the face it continues by
+// box overlap or nearness). A detection that continues no face is covered
+// over the whole interval (it may be a face the tiled passes missed) and
+// recorded.
+func (j *renderJob) paths(spans []span, wps []*waypoint, from, to int, tOf func(int) int64) []path {
+	out := make([]path, len(spans))
+	for i, s := range spans {
+		out[i] = path{held: s.held, pts: []point{{from, s.a}}}
+	}
+	var extra []path
+	for _, w := range wps {
+		type cand struct {
+			si, di int
+			v      float64
+		}
+		var cands []cand
+		for si, s := range spans {
+			last := out[si].pts[len(out[si].pts)-1]
+			pred := span{a: last.box, b: s.b}.at(float64(w.idx-last.idx) / float64(max(1, to-last.idx)))
+			for di, d := range w.dets {
+				if v := near(pred, d.box); v > 0 {
+					cands = append(cands, cand{si, di, v})
+				}
+			}
+		}
+		sort.SliceStable(cands, func(a, b int) bool { return cands[a].v > cands[b].v })
+		usedS, usedD := map[int]bool{}, map[int]bool{}
+		for _, c := range cands {
+			if usedS[c.si] || usedD[c.di] {
+				continue
+			}
+			usedS[c.si], usedD[c.di] = true, true
+			out[c.si].pts = append(out[c.si].pts, point{w.idx, w.dets[c.di].box})
+		}
+		for di, d := range w.dets {
+			if d.score < j.in.Plan.Settings.ReviewBelow {
+				j.m.Coverage.LowConfidence = append(j.m.Coverage.LowConfidence, FrameNote{Frame: w.idx, TimeMS: tOf(w.idx), Score: d.score, Box: d.box})
+			}
+			if usedD[di] {
+				continue
+			}
+			extra = append(extra, path{held: true, pts: []point{{from, d.box}, {to, d.box}}})
+			j.tr.next++
+			j.tr.all = append(j.tr.all, &FaceTrack{ID: j.tr.next, StartMS: tOf(from), EndMS: tOf(to), MinScore: d.score, MaxScore: d.score,
+				Boxes: []glasshouse.TimedBox{{TimeMS: tOf(w.idx), Box: d.box, Score: d.score}}})
+		}
+	}
+	for i, s := range spans {
+		out[i].pts = append(out[i].pts, point{to, s.b})
+	}
+	return append(out, extra...)
 }

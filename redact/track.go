@@ -157,3 +157,17 @@ func padRect(b glasshouse.Box, w, h int, pad float64) rect {
 	y0 := b.Y*float64(h) - p
 	return rect{int(math.Floor(x0)), int(math.Floor(y0)), int(math.Ceil(x0 + bw + 2*p)), int(math.Ceil(y0 + bh + 2*p))}
 }
+
+// containment is the part of the smaller box that lies inside the other.
+func containment(a, b glasshouse.Box) float64 {
+	x0, y0 := math.Max(a.X, b.X), math.Max(a.Y, b.Y)
+	x1, y1 := math.Min(a.X+a.W, b.X+b.W), math.Min(a.Y+a.H, b.Y+b.H)
+	if x1 <= x0 || y1 <= y0 {
+		return 0
+	}
+	small := math.Min(a.W*a.H, b.W*b.H)
+	if small <= 0 {
+		return 0
+	}
+	return (x1 - x0) * (y1 - y0) / small
+}

@@ -103,7 +103,7 @@ func buildAnalyzers(log *slog.Logger, b backendFlags) *analyzerSet {
 // default) so that doubtful faces are covered and listed for review. nil
 // when the face model is unavailable.
 func newRedactor(rt *vision.Runtime, log *slog.Logger) app.Redactor {
-	f, err := faces.New(rt, faces.Config{Threshold: 0.5, Logger: log})
+	f, err := faces.New(rt, faces.Config{Threshold: 0.5, NoTiles: true, Logger: log})
 	if err != nil || !f.Model().Available {
 		return nil
 	}
