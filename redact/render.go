@@ -749,7 +749,6 @@ func lastLine(s string) string {
 	return s
 }
 
-
 // waypoint is a whole-frame detection between two tiled ones, run in the
 // background: dets and err are set when done is closed.
 type waypoint struct {
