@@ -825,11 +825,11 @@ func (j *renderJob) paths(spans []span, wps []*waypoint, from, to int, tOf func(
 			out[c.si].pts = append(out[c.si].pts, point{w.idx, w.dets[c.di].box})
 		}
 		for di, d := range w.dets {
+			if usedD[di] {
+				continue // continues a face the tiled passes confirm
+			}
 			if d.score < j.in.Plan.Settings.ReviewBelow {
 				j.m.Coverage.LowConfidence = append(j.m.Coverage.LowConfidence, FrameNote{Frame: w.idx, TimeMS: tOf(w.idx), Score: d.score, Box: d.box})
-			}
-			if usedD[di] {
-				continue
 			}
 			extra = append(extra, path{held: true, pts: []point{{from, d.box}, {to, d.box}}})
 			j.tr.next++

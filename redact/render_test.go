@@ -288,3 +288,77 @@ func TestRedactImagesNoFaceLeft(t *testing.T) {
 		})
 	}
 }
+
+// debianMedia holds pictures unpacked from Debian python3-skimage by
+// scripts/setup.sh, so that a fresh clone without ../shared tests faces.
+const debianMedia = "../.cache/debian-media"
+
+func debian(t testing.TB, name string) string {
+	t.Helper()
+	p := filepath.Join(debianMedia, name)
+	if _, err := os.Stat(p); err != nil {
+		t.Skipf("%s missing: run scripts/setup.sh (it unpacks test pictures from Debian python3-skimage)", p)
+	}
+	return p
+}
+
+// TestRedactMovingFace pans astronaut.png (one face, Debian python3-skimage)
+// across a 720p video: the face moves every frame, so the frames between
+// detections rely on following and interpolation. No frame of the output
+// may show a face to the faces analyzer, and where the original shows the
+// face its pixels must have changed.
+func TestRedactMovingFace(t *testing.T) {
+	img := debian(t, "astronaut.png")
+	r := renderer(t)
+	check := detector(t, 0.85, false)
+	dir := t.TempDir()
+	src := filepath.Join(dir, "pan.mp4")
+	_, err := media.Run(context.Background(), lim, "ffmpeg", "-nostdin", "-v", "error", "-y",
+		"-f", "lavfi", "-i", "color=c=gray:size=1280x720:rate=25:duration=3", "-loop", "1", "-i", img,
+		"-filter_complex", "[1:v]scale=360:360[p];[0:v][p]overlay=x='40+t*250':y='180+t*40':shortest=1",
+		"-c:v", "libx264", "-pix_fmt", "yuv420p", "-t", "3", src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	as := asset(t, src)
+	ctx := context.Background()
+	out, m, err := r.Render(ctx, redact.Input{Asset: as, Path: src, Plan: redact.Draft(as, nil), OutDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	orig, red := frames(t, src), frames(t, out)
+	if len(orig) != len(red) || len(red) < 70 {
+		t.Fatalf("frames: original %d, output %d", len(orig), len(red))
+	}
+	seen := 0
+	for i := range red {
+		if i%3 == 1 { // frames between detections, where following matters
+			before, err := check.DetectImage(ctx, orig[i].img)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(before) > 1 {
+				t.Errorf("frame %d: the original shows %d faces, the picture has one", i, len(before))
+			}
+			for _, d := range before {
+				seen++
+				if diff := meanDiff(orig[i].img, red[i].img, d.Box); diff < 30 {
+					t.Errorf("frame %d: face changed by only %.1f", i, diff)
+				}
+			}
+		}
+		after, err := check.DetectImage(ctx, red[i].img)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(after) > 0 {
+			t.Errorf("frame %d: face still detected in the output (score %.2f at %+v)", i, after[0].Score, after[0].Box)
+		}
+	}
+	if seen < 10 {
+		t.Fatalf("the moving face was seen in only %d original frames", seen)
+	}
+	if len(m.Faces) == 0 {
+		t.Error("no face track in the manifest")
+	}
+}

@@ -43,17 +43,19 @@ type tracker struct {
 func newTracker() *tracker { return &tracker{maxCoast: 2} }
 
 // near scores how well detection d continues track box t: IoU, or, for a
-// face that moved more than its size allows for overlap, a small score when
-// the centres are within one box size.
+// face that moved too far to overlap, a small score when the centres are
+// within 2.5 box sizes.
 func near(t, d glasshouse.Box) float64 {
 	if v := iou(t, d); v > 0 {
 		return v
 	}
 	dx := (t.X + t.W/2) - (d.X + d.W/2)
 	dy := (t.Y + t.H/2) - (d.Y + d.H/2)
-	size := math.Max(math.Max(t.W, t.H), math.Max(d.W, d.H))
-	if math.Hypot(dx, dy) < size {
-		return 0.1 * (1 - math.Hypot(dx, dy)/size)
+	// A face may cross more than its own size between two tiled passes
+	// (half a second apart by default).
+	reach := 2.5 * math.Max(math.Max(t.W, t.H), math.Max(d.W, d.H))
+	if dist := math.Hypot(dx, dy); dist < reach {
+		return 0.1 * (1 - dist/reach)
 	}
 	return 0
 }
