@@ -119,7 +119,9 @@ func TestPlanValidate(t *testing.T) {
 	}{
 		{"fill", func(p *Plan) { p.Settings.Fill = "smudge" }, "fill must be"},
 		{"box outside", func(p *Plan) { p.Regions = []Region{{Kind: KindManual, Box: box(0.9, 0.9, 0.2, 0.2), EndMS: 10}} }, "not inside the picture"},
-		{"empty time", func(p *Plan) { p.Regions = []Region{{Kind: KindManual, Box: box(0.1, 0.1, 0.2, 0.2), StartMS: 10, EndMS: 10}} }, "empty or negative"},
+		{"empty time", func(p *Plan) {
+			p.Regions = []Region{{Kind: KindManual, Box: box(0.1, 0.1, 0.2, 0.2), StartMS: 10, EndMS: 10}}
+		}, "empty or negative"},
 		{"after the end", func(p *Plan) { p.Audio = []AudioCut{{StartMS: 6000, EndMS: 7000}} }, "after the end"},
 		{"audio mode", func(p *Plan) { p.Audio = []AudioCut{{StartMS: 0, EndMS: 100, Mode: "mute"}} }, "silence or bleep"},
 		{"colour", func(p *Plan) { p.Settings.Color = "red" }, "#rrggbb"},
