@@ -23,6 +23,7 @@ import (
 	"runtime/pprof"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/glasshouse/glasshouse"
@@ -109,8 +110,12 @@ func main() {
 		return d
 	}
 	var base, red []time.Duration
+	var cpuBase, cpuRed time.Duration
 	for i := 0; i < *runs; i++ {
+		c0 := cpuTime()
 		base = append(base, baseline())
+		c1 := cpuTime()
+		cpuBase += c1 - c0
 		if *cpuprofile != "" {
 			f, err := os.Create(*cpuprofile)
 			check(err)
@@ -118,9 +123,10 @@ func main() {
 			red = append(red, redaction())
 			pprof.StopCPUProfile()
 			f.Close()
-			continue
+		} else {
+			red = append(red, redaction())
 		}
-		red = append(red, redaction())
+		cpuRed += cpuTime() - c1
 	}
 	mb, mr := median(base), median(red)
 	fb, fr := float64(frames)/mb.Seconds(), float64(frames)/mr.Seconds()
@@ -133,6 +139,8 @@ func main() {
 	fmt.Printf("baseline ffmpeg decode+encode: %7.1f frames/s  (median of %d: %v)\n", fb, *runs, base)
 	fmt.Printf("redaction:                     %7.1f frames/s  (median of %d: %v)\n", fr, *runs, red)
 	fmt.Printf("ratio redaction/baseline: %.2f (goal >= 0.5)\n", fr/fb)
+	fmt.Printf("CPU time per run (this process and its ffmpeg children): baseline %v, redaction %v; CPU ratio %.2f\n",
+		(cpuBase / time.Duration(*runs)).Round(time.Millisecond), (cpuRed / time.Duration(*runs)).Round(time.Millisecond), cpuBase.Seconds()/cpuRed.Seconds())
 }
 
 func median(d []time.Duration) time.Duration {
@@ -146,4 +154,14 @@ func check(err error) {
 		fmt.Fprintln(os.Stderr, "redactbench:", err)
 		os.Exit(1)
 	}
+}
+
+// cpuTime is the user+system CPU time of this process and its waited-for
+// children so far.
+func cpuTime() time.Duration {
+	var self, kids syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &self)
+	_ = syscall.Getrusage(syscall.RUSAGE_CHILDREN, &kids)
+	tv := func(t syscall.Timeval) time.Duration { return time.Duration(t.Nano()) }
+	return tv(self.Utime) + tv(self.Stime) + tv(kids.Utime) + tv(kids.Stime)
 }
