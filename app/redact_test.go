@@ -10,6 +10,8 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,6 +20,7 @@ import (
 
 	"github.com/glasshouse/glasshouse"
 	"github.com/glasshouse/glasshouse/app"
+	"github.com/glasshouse/glasshouse/httpapi"
 	"github.com/glasshouse/glasshouse/media"
 	"github.com/glasshouse/glasshouse/redact"
 )
@@ -222,5 +225,78 @@ func TestRedactionEndToEnd(t *testing.T) {
 		if !seen[want] {
 			t.Errorf("no %q audit event", want)
 		}
+	}
+}
+
+// TestRedactionOverHTTP: the API routes on the real service: plan read and
+// save (409 on a stale revision, 400 naming a bad box), render queued with
+// 202 and a Location, the manifest 404 until done.
+func TestRedactionOverHTTP(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "clip.mp4")
+	ffmpeg(t, "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=1", "-c:v", "libx264", "-pix_fmt", "yuv420p", src)
+	a, err := app.Open(context.Background(), app.Config{DataDir: filepath.Join(dir, "data"),
+		Logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Redactor: redact.NewRenderer(redact.Config{Limits: redactLim})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	f, _ := os.Open(src)
+	as, _, err := a.Ingest(context.Background(), actor, "clip.mp4", "", f)
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(httpapi.New(a, httpapi.Options{}))
+	defer srv.Close()
+	do := func(method, path, body string) (int, []byte, http.Header) {
+		req, _ := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, b, res.Header
+	}
+	base := "/api/assets/" + string(as.ID)
+	code, body, _ := do("GET", base+"/redaction", "")
+	var plan redact.Plan
+	if code != 200 || json.Unmarshal(body, &plan) != nil || plan.Revision != 0 || !plan.Faces {
+		t.Fatalf("GET plan: %d %s", code, body)
+	}
+	plan.Faces = false
+	plan.Regions = []redact.Region{{Kind: redact.KindManual, StartMS: 0, EndMS: 500, Box: glasshouse.Box{X: 0.1, Y: 0.1, W: 0.3, H: 0.3}}}
+	pj, _ := json.Marshal(plan)
+	if code, body, _ = do("PUT", base+"/redaction", string(pj)); code != 200 {
+		t.Fatalf("PUT plan: %d %s", code, body)
+	}
+	if code, body, _ = do("PUT", base+"/redaction", string(pj)); code != 409 {
+		t.Fatalf("PUT stale plan: %d %s, want 409", code, body)
+	}
+	bad := strings.Replace(string(pj), `"revision":0`, `"revision":1`, 1)
+	bad = strings.Replace(bad, `"w":0.3`, `"w":3`, 1)
+	if code, body, _ = do("PUT", base+"/redaction", bad); code != 400 || !strings.Contains(string(body), "not inside the picture") {
+		t.Fatalf("PUT bad box: %d %s, want 400 naming the box", code, body)
+	}
+	code, body, hdr := do("POST", base+"/redactions", "")
+	var r redact.Render
+	if code != 202 || json.Unmarshal(body, &r) != nil || hdr.Get("Location") != "/api/redactions/"+r.ID || r.State != redact.StateQueued {
+		t.Fatalf("POST render: %d %s", code, body)
+	}
+	if code, body, _ = do("GET", "/api/redactions/"+r.ID+"/manifest", ""); code != 404 {
+		t.Fatalf("manifest before done: %d %s", code, body)
+	}
+	if err := a.RunPending(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	code, body, _ = do("GET", "/api/redactions/"+r.ID+"/manifest?download=1", "")
+	var m redact.Manifest
+	if code != 200 || json.Unmarshal(body, &m) != nil || m.Source.Hash != as.Hash || m.Output.Hash == "" {
+		t.Fatalf("manifest: %d %s", code, body)
+	}
+	if code, _, _ = do("GET", "/api/redactions/nope", ""); code != 404 {
+		t.Fatalf("unknown render: %d", code)
 	}
 }
