@@ -48,7 +48,7 @@ func newHarness(t testing.TB, opts Options) *harness {
 	logs := &syncBuffer{}
 	opts.Logger = slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	svc := newFake()
-	return &harness{t: t, svc: svc, h: New(svc, opts), logs: logs}
+	return &harness{t: t, svc: svc, h: newAuthed(t, svc, opts), logs: logs}
 }
 
 func (h *harness) do(req *http.Request) *httptest.ResponseRecorder {

@@ -15,6 +15,7 @@ import (
 	expslog "golang.org/x/exp/slog"
 
 	"github.com/glasshouse/glasshouse"
+	"github.com/glasshouse/glasshouse/auth"
 )
 
 // UploadsPath is where the tus resumable-upload endpoint lives.
@@ -63,8 +64,8 @@ func (a *api) newTus(dir string) (http.Handler, error) {
 func (a *api) tusFinish(hook tushandler.HookEvent) (tushandler.HTTPResponse, error) {
 	up := hook.Upload
 	actor, ok := hook.Context.Value(actorKey{}).(glasshouse.Actor)
-	if !ok {
-		actor = glasshouse.Actor{Tenant: glasshouse.DefaultTenant, User: "local", Remote: hook.HTTPRequest.RemoteAddr}
+	if !ok || actor.User == "" {
+		return tushandler.HTTPResponse{}, tusError(glasshouse.E("tus finish", auth.ErrUnauthenticated, nil, "upload without a signed-in caller"))
 	}
 	path := up.Storage["Path"]
 	defer func() {
