@@ -338,15 +338,16 @@ func truncate(s string, n int) string {
 
 func denied(op, msg string) error { return glasshouse.E(op, glasshouse.ErrPermission, nil, msg) }
 
-// mayManage checks that by may manage users of tenant (admins their own
-// tenant, operators and local actors any) and may give role.
+// mayManage checks that by may manage users of tenant and may give role:
+// admins their own tenant's users, operators other operators (never a
+// tenant's users: that would reach the tenant's content), local actors all.
 func mayManage(op string, by Principal, tenant glasshouse.TenantID, role Role) error {
 	switch {
 	case by.Local:
 		return nil
 	case role == Operator && !by.Can(TenantsManage):
 		return denied(op, "only an operator may create or change operators")
-	case by.Can(TenantsManage):
+	case by.Can(TenantsManage) && tenant == "":
 		return nil
 	case by.Can(UsersManage) && by.Tenant == tenant && tenant != "":
 		return nil
@@ -431,7 +432,7 @@ func (s *Service) userFor(ctx context.Context, op string, by Principal, name str
 		}
 		return User{}, fmt.Errorf("%s: %w", op, err)
 	}
-	if !by.Local && !by.Can(TenantsManage) && u.Tenant != by.Tenant {
+	if !by.Local && u.Tenant != by.Tenant {
 		return User{}, glasshouse.Errorf(op, glasshouse.ErrNotExist, "no user %q", truncate(name, 80))
 	}
 	if err := mayManage(op, by, u.Tenant, u.Role); err != nil {
