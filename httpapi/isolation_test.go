@@ -3,8 +3,8 @@ package httpapi_test
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"image"
 	"image/color"
@@ -57,7 +57,9 @@ type world struct {
 
 var tenantRoles = []auth.Role{auth.Viewer, auth.Editor, auth.Admin, auth.Auditor}
 
-func userName(tenant glasshouse.TenantID, r auth.Role) string { return string(tenant) + "-" + string(r) }
+func userName(tenant glasshouse.TenantID, r auth.Role) string {
+	return string(tenant) + "-" + string(r)
+}
 
 func newWorld(t *testing.T) *world {
 	t.Helper()
