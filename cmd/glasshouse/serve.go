@@ -53,7 +53,7 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 
 	h := httpapi.New(a, httpapi.Options{Logger: e.log, MaxUploadBytes: *maxUpload, Version: app.Version,
 		UploadDir: filepath.Join(a.Config().DataDir, "uploads"),
-		Accounts: a.Auth(), SecureCookies: *secure})
+		Accounts:  a.Auth(), SecureCookies: *secure})
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", *addr, err)
