@@ -525,7 +525,7 @@ func (s *Service) CreateToken(ctx context.Context, by Principal, user, name stri
 	var u User
 	var err error
 	if user == by.User && !by.Local {
-		if by.TokenID != "" && !by.Scope.Within(ScopeAdmin) {
+		if by.TokenID != "" && by.Scope != ScopeAdmin {
 			return Token{}, "", denied(op, "a token needs the admin scope to create tokens")
 		}
 		u, err = s.st.GetUser(ctx, user)
