@@ -400,3 +400,22 @@ func (a *api) patchAsset(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, as)
 }
+
+// RouteTableMarkdown is the route → permission → roles table of the README
+// (a test keeps the README in step with the route table).
+func RouteTableMarkdown() string {
+	var b strings.Builder
+	b.WriteString("| method | path | permission | roles |\n|---|---|---|---|\n")
+	for _, rt := range Routes() {
+		roles := "anybody, signed in or not"
+		if rt.Perm != auth.Public {
+			var rs []string
+			for _, r := range auth.RolesWith(rt.Perm) {
+				rs = append(rs, string(r))
+			}
+			roles = strings.Join(rs, ", ")
+		}
+		b.WriteString("| " + rt.Method + " | `" + rt.Pattern + "` | " + string(rt.Perm) + " | " + roles + " |\n")
+	}
+	return b.String()
+}
