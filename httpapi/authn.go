@@ -126,6 +126,13 @@ func (a *api) guard(w http.ResponseWriter, r *http.Request, perm auth.Permission
 	// from our own origin (Sec-Fetch-Site / Origin, net/http's
 	// CrossOriginProtection) and carry the session's token. Bearer tokens
 	// are not sent by browsers on their own and need neither.
+	// Signing in from another site's form (login CSRF) is refused too.
+	if c.secret == "" && perm == auth.Public && unsafeMethod(r.Method) {
+		if err := a.csrf.Check(r); err != nil {
+			writeErrorCode(w, http.StatusForbidden, "csrf", "cross-origin request refused: "+err.Error())
+			return nil
+		}
+	}
 	if c.secret != "" && unsafeMethod(r.Method) {
 		if err := a.csrf.Check(r); err != nil {
 			writeErrorCode(w, http.StatusForbidden, "csrf", "cross-origin request refused: "+err.Error())

@@ -104,6 +104,9 @@ func TestSignInErrorsAndRateLimit(t *testing.T) {
 	wantError(t, serve(h, signInReq("ed", "wrong password here")), 401, "unauthenticated")
 	wantError(t, serve(h, signInReq("nobody", "wrong password here")), 401, "unauthenticated")
 	wantError(t, serve(h, signInReq("", "")), 400, "invalid")
+	cross := signInReq("ed", testPassword)
+	cross.Header.Set("Sec-Fetch-Site", "cross-site")
+	wantError(t, serve(h, cross), 403, "csrf") // login CSRF
 	wantError(t, serve(h, signInReq("ed", "wrong again, again")), 401, "unauthenticated")
 	rr := serve(h, signInReq("ed", testPassword))
 	d := wantError(t, rr, 429, "rate_limited")
