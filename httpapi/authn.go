@@ -122,6 +122,7 @@ func (a *api) guard(w http.ResponseWriter, r *http.Request, perm auth.Permission
 		a.writeError(w, r, "authenticate", err)
 		return nil
 	}
+	noteUser(w, c.User)
 	// CSRF: a state-changing request that relies on the cookie must come
 	// from our own origin (Sec-Fetch-Site / Origin, net/http's
 	// CrossOriginProtection) and carry the session's token. Bearer tokens

@@ -751,8 +751,8 @@ func TestPanicRecoveryAndLogging(t *testing.T) {
 			continue
 		}
 		found = true
-		if rec["path"] != "/api/assets" || rec["status"] != float64(201) || rec["bytes"].(float64) < 100 || rec["duration"] == nil {
-			t.Errorf("request log = %v", rec)
+		if rec["path"] != "/api/assets" || rec["status"] != float64(201) || rec["bytes"].(float64) < 100 || rec["duration"] == nil || rec["user"] != "local" {
+			t.Errorf("request log = %v (want the user named)", rec)
 		}
 	}
 	if !found {
