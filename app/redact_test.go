@@ -20,6 +20,7 @@ import (
 
 	"github.com/glasshouse/glasshouse"
 	"github.com/glasshouse/glasshouse/app"
+	"github.com/glasshouse/glasshouse/auth"
 	"github.com/glasshouse/glasshouse/httpapi"
 	"github.com/glasshouse/glasshouse/media"
 	"github.com/glasshouse/glasshouse/redact"
@@ -248,10 +249,32 @@ func TestRedactionOverHTTP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(httpapi.New(a, httpapi.Options{}))
+	ctx := context.Background()
+	local := auth.LocalPrincipal(glasshouse.DefaultTenant, "test")
+	if _, err := a.Auth().CreateTenant(ctx, local, glasshouse.DefaultTenant, "", ""); err != nil {
+		t.Fatal(err)
+	}
+	tokens := map[string]string{}
+	for _, u := range []struct {
+		name  string
+		role  auth.Role
+		scope auth.Scope
+	}{{"ed", auth.Editor, auth.ScopeWrite}, {"vi", auth.Viewer, auth.ScopeRead}} {
+		if _, err := a.Auth().CreateUser(ctx, local, glasshouse.DefaultTenant, u.name, u.role, "a long enough password 1", ""); err != nil {
+			t.Fatal(err)
+		}
+		_, tok, err := a.Auth().CreateToken(ctx, local, u.name, "test", u.scope, time.Hour, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		tokens[u.name] = tok
+	}
+	srv := httptest.NewServer(httpapi.New(a, httpapi.Options{Accounts: a.Auth()}))
 	defer srv.Close()
+	token := tokens["ed"]
 	do := func(method, path, body string) (int, []byte, http.Header) {
 		req, _ := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+token)
 		res, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
@@ -269,6 +292,17 @@ func TestRedactionOverHTTP(t *testing.T) {
 	plan.Faces = false
 	plan.Regions = []redact.Region{{Kind: redact.KindManual, StartMS: 0, EndMS: 500, Box: glasshouse.Box{X: 0.1, Y: 0.1, W: 0.3, H: 0.3}}}
 	pj, _ := json.Marshal(plan)
+	token = tokens["vi"] // a viewer reads the plan but may not change it or render
+	if code, body, _ = do("GET", base+"/redaction", ""); code != 200 {
+		t.Fatalf("viewer GET plan: %d %s", code, body)
+	}
+	if code, body, _ = do("PUT", base+"/redaction", string(pj)); code != 403 {
+		t.Fatalf("viewer PUT plan: %d %s, want 403", code, body)
+	}
+	if code, body, _ = do("POST", base+"/redactions", ""); code != 403 {
+		t.Fatalf("viewer POST render: %d %s, want 403", code, body)
+	}
+	token = tokens["ed"]
 	if code, body, _ = do("PUT", base+"/redaction", string(pj)); code != 200 {
 		t.Fatalf("PUT plan: %d %s", code, body)
 	}

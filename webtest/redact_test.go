@@ -37,6 +37,7 @@ func TestRedactionReview(t *testing.T) {
 	}
 
 	ctx := startBrowser(t)
+	srv.signIn(t, ctx, adminUser)
 	run(t, ctx, 30*time.Second, "open the review page from the asset page",
 		chromedp.Navigate(srv.URL+"/#/asset/"+string(id)),
 		chromedp.WaitVisible(chromedp.ID("redact-link")),
