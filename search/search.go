@@ -119,6 +119,11 @@ type Hits struct {
 	Assets []AssetHits `json:"assets"`
 	Next   string      `json:"next,omitempty"` // cursor of the next page; "" at the end
 	Total  int         `json:"total"`          // matching assets in all pages
+	// TotalEstimated is true when the index ranked a bounded set of
+	// candidates (a query matching very many segments): Total is then a
+	// lower bound ("at least Total"), and the pages hold the best of the
+	// candidates. See the backend for the bound.
+	TotalEstimated bool `json:"total_estimated,omitempty"`
 }
 
 // Index is a full-text index of segments.
