@@ -280,9 +280,13 @@ type stats struct {
 
 func newStats() *stats { return &stats{terms: map[string]int{}} }
 
-// count adds (sign 1) or removes (sign -1) the terms of one segment text
-// and returns its length in tokens.
-func (st *stats) count(text string, sign int) int {
+// count adds (sign 1) or removes (sign -1) the terms and tags of one
+// segment and returns the length of its text in tokens. Tag tokens are
+// counted like terms, so that a query knows how selective a tag is.
+func (st *stats) count(text, tags string, sign int) int {
+	for _, t := range strings.Fields(tags) {
+		st.terms[t] += sign
+	}
 	toks := foldAll(search.Tokenize(text))
 	seen := make(map[string]bool, len(toks))
 	for _, t := range toks {
@@ -423,12 +427,19 @@ func insert(ctx context.Context, tx *sql.Tx, segs []glasshouse.Segment) error {
 				continue
 			}
 			// Another quality bucket or other tags: a new row (the
-			// term counts do not change).
+			// term counts do not change, the tag counts may).
+			for _, t := range strings.Fields(oldTags) {
+				w.st.terms[t]--
+			}
+			for _, t := range strings.Fields(tg) {
+				w.st.terms[t]++
+			}
+			w.st.dirty = true
 			if err := w.drop(ctx, id, oldText, oldTags); err != nil {
 				return err
 			}
 		case errors.Is(err, sql.ErrNoRows):
-			ntok = w.st.count(text, 1)
+			ntok = w.st.count(text, tg, 1)
 		default:
 			return fmt.Errorf("find segment: %w", err)
 		}
@@ -515,7 +526,7 @@ func deleteWhere(ctx context.Context, tx *sql.Tx, where string, args ...any) err
 		return fmt.Errorf("find segments: %w", err)
 	}
 	for _, o := range olds {
-		w.st.count(o.text, -1)
+		w.st.count(o.text, o.tags, -1)
 		if err := w.drop(ctx, o.id, o.text, o.tags); err != nil {
 			return err
 		}
@@ -555,6 +566,13 @@ func (x *Index) SetCollection(ctx context.Context, tenant glasshouse.TenantID, a
 		}
 		for _, r := range rs {
 			tg := tags(&glasshouse.Segment{Tenant: glasshouse.TenantID(r.tenant), Collection: collection, Kind: r.kind, MediaKind: glasshouse.MediaKind(r.media)})
+			for _, t := range strings.Fields(r.tags) {
+				w.st.terms[t]--
+			}
+			for _, t := range strings.Fields(tg) {
+				w.st.terms[t]++
+			}
+			w.st.dirty = true
 			if _, err := w.ftsDel.ExecContext(ctx, r.id, r.text, r.tags); err != nil {
 				return fmt.Errorf("delete segment text: %w", err)
 			}
@@ -565,7 +583,7 @@ func (x *Index) SetCollection(ctx context.Context, tenant glasshouse.TenantID, a
 				return fmt.Errorf("insert segment text: %w", err)
 			}
 		}
-		return nil
+		return w.st.save(ctx, tx)
 	})
 }
 
@@ -634,6 +652,9 @@ func (x *Index) Search(ctx context.Context, q search.Query) (*search.Hits, error
 		}
 		b.filter.Collections = allowed
 	}
+	if err := b.loadTags(ctx, x.db); err != nil {
+		return nil, glasshouse.E(op, glasshouse.ErrUnavailable, err, "")
+	}
 	if drv := driver(plan.Root); drv != nil {
 		out, err := x.searchBounded(ctx, q, b, plan.Root, drv, cur)
 		if err != nil {
@@ -675,6 +696,41 @@ func (x *Index) Search(ctx context.Context, q search.Query) (*search.Hits, error
 type builder struct {
 	tenant string
 	filter search.Filter
+	// docs is the number of segments, tagDocs the segments per tag token.
+	docs    int64
+	tagDocs map[string]int64
+}
+
+// loadTags reads the counts of the tags a query may restrict by.
+func (b *builder) loadTags(ctx context.Context, db *sql.DB) error {
+	b.tagDocs = map[string]int64{}
+	if err := db.QueryRowContext(ctx, `SELECT docs FROM search_stat WHERE id = 1`).Scan(&b.docs); err != nil {
+		return fmt.Errorf("read index statistics: %w", err)
+	}
+	ts := []any{tenantTag(b.tenant)}
+	for _, k := range []string{glasshouse.SegSpeech, glasshouse.SegText, glasshouse.SegLabel, glasshouse.SegKeyword, glasshouse.SegName, glasshouse.SegNote} {
+		ts = append(ts, kindTag(k))
+	}
+	for _, c := range b.filter.Collections {
+		ts = append(ts, collectionTag(c))
+	}
+	for _, t := range b.filter.Types {
+		ts = append(ts, mediaTag(string(t)))
+	}
+	rows, err := db.QueryContext(ctx, `SELECT term, docs FROM search_term WHERE term IN (`+placeholders(len(ts))+`)`, ts...)
+	if err != nil {
+		return fmt.Errorf("read tag counts: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var t string
+		var n int64
+		if err := rows.Scan(&t, &n); err != nil {
+			return fmt.Errorf("read tag counts: %w", err)
+		}
+		b.tagDocs[t] = n
+	}
+	return rows.Err()
 }
 
 // global returns the conditions on search_seg s every part of a query has:
@@ -742,6 +798,10 @@ func textMatch(m *search.Match) string {
 	return "text : (" + matchSQL(m) + ")"
 }
 
+// A tag restricts a MATCH when at most 1/selectiveTag of the segments
+// have it.
+const selectiveTag = 4
+
 // maxTagAlternatives is the most alternative collections a MATCH names;
 // more are checked in SQL only.
 const maxTagAlternatives = 8
@@ -758,8 +818,15 @@ func (b *builder) ftsMatch(a *search.Atom) string {
 			return
 		}
 		parts := make([]string, len(vals))
+		var n int64
 		for i, v := range vals {
 			parts[i] = `"` + tag(v) + `"`
+			n += b.tagDocs[parts[i][1:len(parts[i])-1]]
+		}
+		if n*selectiveTag > b.docs {
+			// Intersecting with a tag most segments have costs FTS5
+			// more than the SQL check.
+			return
 		}
 		sb.WriteString(" AND tags : (" + strings.Join(parts, " OR ") + ")")
 	}
