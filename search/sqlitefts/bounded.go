@@ -40,7 +40,8 @@ func driver(root *search.Node) *search.Atom {
 // candidate is one segment matching the driving atom.
 type candidate struct {
 	search.Hit
-	id int64
+	id   int64
+	text string
 }
 
 type group struct {
@@ -73,6 +74,7 @@ func (x *Index) searchBounded(ctx context.Context, q search.Query, b *builder, r
 	var order []glasshouse.AssetID
 	n := 0
 	truncated := false
+	var toks []token
 	for rows.Next() {
 		if n == x.bound {
 			truncated = true
@@ -82,13 +84,13 @@ func (x *Index) searchBounded(ctx context.Context, q search.Query, b *builder, r
 		var (
 			c                  candidate
 			asset, coll, media string
-			text               string
 		)
-		if err := rows.Scan(&c.id, &asset, &coll, &media, &c.Kind, &c.Source, &c.StartMS, &c.EndMS, &c.Confidence, &text); err != nil {
+		if err := rows.Scan(&c.id, &asset, &coll, &media, &c.Kind, &c.Source, &c.StartMS, &c.EndMS, &c.Confidence, &c.text); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("scan candidate: %w", err)
 		}
-		c.Score = sc.score(text, c.Confidence)
+		toks = tokenize(c.text, toks)
+		c.Score = sc.score(toks, c.Confidence)
 		a := glasshouse.AssetID(asset)
 		g := groups[a]
 		if g == nil {
@@ -153,7 +155,8 @@ func (x *Index) searchBounded(ctx context.Context, q search.Query, b *builder, r
 		last := page[len(page)-1]
 		out.Next = search.EncodeCursor(q, search.Cursor{Score: last.Score, Asset: last.Asset})
 	}
-	var ids []int64
+	var ids []int64 // hits whose snippet FTS5 makes
+	snips := map[int64]string{}
 	for _, g := range page {
 		cs := g.cands
 		sort.Slice(cs, func(i, j int) bool {
@@ -170,10 +173,14 @@ func (x *Index) searchBounded(ctx context.Context, q search.Query, b *builder, r
 		}
 		g.cands = cs
 		for _, c := range cs {
-			ids = append(ids, c.id)
+			toks = tokenize(c.text, toks)
+			if s, ok := sc.snippet(c.text, toks); ok {
+				snips[c.id] = s
+			} else {
+				ids = append(ids, c.id)
+			}
 		}
 	}
-	snips := map[int64]string{}
 	if len(ids) > 0 {
 		if err := x.snippets(ctx, drv.Match, ids, snips); err != nil {
 			return nil, err
