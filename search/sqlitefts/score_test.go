@@ -164,3 +164,141 @@ func TestSnippet(t *testing.T) {
 		}
 	}
 }
+
+// An index of the first layout (text in FTS5, no tags) is converted by
+// New without losing a segment.
+func TestMigrateV1(t *testing.T) {
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(t.TempDir(), "gh.db")+"?_pragma=journal_mode(WAL)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ctx := context.Background()
+	for _, q := range []string{
+		`CREATE TABLE search_seg (id INTEGER PRIMARY KEY, tenant TEXT NOT NULL, asset TEXT NOT NULL, collection TEXT NOT NULL,
+			media_kind TEXT NOT NULL, kind TEXT NOT NULL, source TEXT NOT NULL, start_ms INTEGER NOT NULL, end_ms INTEGER NOT NULL,
+			confidence REAL NOT NULL, created INTEGER NOT NULL, thash INTEGER NOT NULL)`,
+		`CREATE UNIQUE INDEX search_seg_key ON search_seg(asset, source, kind, start_ms, end_ms, thash)`,
+		`CREATE INDEX search_seg_tenant ON search_seg(tenant, kind, asset)`,
+		`CREATE VIRTUAL TABLE search_fts USING fts5(text, tokenize='unicode61 remove_diacritics 2', prefix='2 3')`,
+		`INSERT INTO search_seg VALUES (1, 't1', 'a1', 'news', 'video', 'speech', 'speech', 0, 1000, 0.9, 1750000000000, 1)`,
+		`INSERT INTO search_fts(rowid, text) VALUES (1, 'the evacuation route')`,
+		`INSERT INTO search_seg VALUES (2, 't1', 'a2', 'archive', 'audio', 'label', 'labels', 0, 1000, 0.5, 0, 2)`,
+		`INSERT INTO search_fts(rowid, text) VALUES (2, 'dog')`,
+	} {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	x, err := New(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		q    string
+		want []glasshouse.AssetID
+	}{{"evacuation", []glasshouse.AssetID{"a1"}}, {"label:dog", []glasshouse.AssetID{"a2"}}, {"collection:archive", []glasshouse.AssetID{"a2"}}, {"after:2025-01-01 route", []glasshouse.AssetID{"a1"}}} {
+		h, err := x.Search(ctx, search.Query{Tenant: "t1", Text: c.q})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []glasshouse.AssetID
+		for _, g := range h.Assets {
+			got = append(got, g.Asset)
+		}
+		if !slices.Equal(got, c.want) {
+			t.Errorf("%q after conversion: %v, want %v", c.q, got, c.want)
+		}
+	}
+	// Opening again changes nothing.
+	if _, err := New(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := db.QueryRow(`SELECT count(*) FROM search_seg`).Scan(&n); err != nil || n != 2 {
+		t.Errorf("segments after reopening: %d (%v), want 2", n, err)
+	}
+}
+
+// Tags narrow FTS5 matching for a small tenant and collection; moving an
+// asset, changing a segment's confidence and deleting keep the tags and
+// the term counts right.
+func TestTagsAndCounts(t *testing.T) {
+	x, db := testIndex(t)
+	corpus(t, x, 200, 3) // tenants t1 and t2
+	ctx := context.Background()
+	small := func(asset, text string, conf float64) glasshouse.Segment {
+		return glasshouse.Segment{Tenant: "t9", Asset: glasshouse.AssetID(asset), Collection: "tiny", MediaKind: glasshouse.KindAudio,
+			Kind: glasshouse.SegSpeech, Source: "s", EndMS: 1, Text: text, Confidence: conf}
+	}
+	if err := x.Upsert(ctx, small("z1", "harbour walrus", 0.9), small("z2", "walrus", 0.2)); err != nil {
+		t.Fatal(err)
+	}
+	ids := func(q search.Query) []glasshouse.AssetID {
+		h, err := x.Search(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []glasshouse.AssetID
+		for _, g := range h.Assets {
+			out = append(out, g.Asset)
+		}
+		return out
+	}
+	b := &builder{tenant: "t9", filter: search.Filter{Collections: []string{"tiny"}}}
+	if err := b.loadTags(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	plan, _ := search.Compile("harbour")
+	if m := b.ftsMatch(plan.Root.Atom); !strings.Contains(m, tenantTag("t9")) || !strings.Contains(m, collectionTag("tiny")) {
+		t.Fatalf("MATCH %q lacks the tags of a small tenant and collection", m)
+	}
+	if got := ids(search.Query{Tenant: "t9", Text: "harbour", Collections: []string{"tiny"}}); !slices.Equal(got, []glasshouse.AssetID{"z1"}) {
+		t.Errorf("t9 harbour: %v", got)
+	}
+	if err := x.SetCollection(ctx, "t9", "z1", "other"); err != nil {
+		t.Fatal(err)
+	}
+	if got := ids(search.Query{Tenant: "t9", Text: "harbour", Collections: []string{"tiny"}}); len(got) != 0 {
+		t.Errorf("t9 harbour in tiny after the move: %v", got)
+	}
+	if got := ids(search.Query{Tenant: "t9", Text: "collection:other walrus"}); !slices.Equal(got, []glasshouse.AssetID{"z1"}) {
+		t.Errorf("t9 walrus in other after the move: %v", got)
+	}
+	// A new confidence may move the segment to another bucket (a new id).
+	if err := x.Upsert(ctx, small("z2", "walrus", 1)); err != nil {
+		t.Fatal(err)
+	}
+	if got := ids(search.Query{Tenant: "t9", Text: "walrus"}); !slices.Equal(got, []glasshouse.AssetID{"z2", "z1"}) {
+		t.Errorf("t9 walrus after raising z2's confidence: %v, want [z2 z1]", got)
+	}
+	docs := func(term string) int {
+		var n int
+		err := db.QueryRow(`SELECT docs FROM search_term WHERE term = ?`, term).Scan(&n)
+		if err != nil && err != sql.ErrNoRows {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := docs("walrus"); n != 2 {
+		t.Errorf("walrus in %d segments, want 2", n)
+	}
+	if n := docs(collectionTag("other")); n != 1 {
+		t.Errorf("collection other tagged on %d segments, want 1", n)
+	}
+	if err := x.Delete(ctx, "z1", "z2"); err != nil {
+		t.Fatal(err)
+	}
+	if n := docs("walrus") + docs(tenantTag("t9")) + docs(collectionTag("other")) + docs(collectionTag("tiny")); n != 0 {
+		t.Errorf("counts left after deleting every t9 segment: %d", n)
+	}
+	var segs, ftsRows int
+	db.QueryRow(`SELECT docs FROM search_stat`).Scan(&segs)
+	db.QueryRow(`SELECT count(*) FROM search_seg`).Scan(&ftsRows)
+	if segs != ftsRows || segs != 200 {
+		t.Errorf("search_stat counts %d segments, table holds %d, want 200", segs, ftsRows)
+	}
+	if _, err := db.Exec(`INSERT INTO search_fts(search_fts, rank) VALUES ('integrity-check', 1)`); err != nil {
+		t.Errorf("FTS5 integrity check: %v", err)
+	}
+}
