@@ -42,6 +42,10 @@ var (
 // connection before it fails with ErrUnavailable.
 const BusyTimeout = 15 * time.Second
 
+// MmapSize is the most of the database file a connection maps into memory
+// (PRAGMA mmap_size): 256 MiB.
+const MmapSize = 256 << 20
+
 // DB is the SQLite backend. It is safe for concurrent use.
 type DB struct {
 	path   string
@@ -71,6 +75,9 @@ func Open(ctx context.Context, dsn string, logger *slog.Logger) (*DB, error) {
 	q.Add("_pragma", "synchronous(FULL)")
 	q.Add("_pragma", "foreign_keys(ON)")
 	q.Add("_pragma", "trusted_schema(OFF)")
+	// Reads of large tables (the search index) map pages instead of
+	// copying them through the page cache.
+	q.Add("_pragma", fmt.Sprintf("mmap_size(%d)", MmapSize))
 	full := path + "?" + q.Encode()
 
 	w, err := sql.Open("sqlite", full)
