@@ -42,6 +42,13 @@
 // Assets are ordered by score, then by asset ID descending (newest first for
 // UUIDv7 IDs), and paged with an opaque cursor.
 //
+// A backend may rank a bounded set of candidate segments instead of every
+// match, to keep the time of a query with very many matches bounded: it
+// then takes the candidates most likely to score best and sets
+// Hits.TotalEstimated, Total being the number of asset groups among the
+// candidates (a lower bound). sqlitefts does so beyond
+// sqlitefts.DefaultBound matching segments.
+//
 // # Snippets
 //
 // Hit.Snippet is HTML-safe text: the segment text (or an excerpt of it, with
