@@ -43,8 +43,12 @@ var (
 const BusyTimeout = 15 * time.Second
 
 // MmapSize is the most of the database file a connection maps into memory
-// (PRAGMA mmap_size): 256 MiB.
-const MmapSize = 256 << 20
+// (PRAGMA mmap_size): 2 GiB, SQLite's largest.
+const MmapSize = 0x7fff0000
+
+// CacheSize is each connection's page cache (PRAGMA cache_size; negative:
+// KiB): 16 MiB keeps the pages that searches share parsed between them.
+const CacheSize = -16 << 10
 
 // DB is the SQLite backend. It is safe for concurrent use.
 type DB struct {
@@ -78,6 +82,7 @@ func Open(ctx context.Context, dsn string, logger *slog.Logger) (*DB, error) {
 	// Reads of large tables (the search index) map pages instead of
 	// copying them through the page cache.
 	q.Add("_pragma", fmt.Sprintf("mmap_size(%d)", MmapSize))
+	q.Add("_pragma", fmt.Sprintf("cache_size(%d)", CacheSize))
 	full := path + "?" + q.Encode()
 
 	w, err := sql.Open("sqlite", full)

@@ -54,7 +54,7 @@ type Index struct {
 var _ search.Index = (*Index)(nil)
 
 // DefaultBound is the number of candidate segments a query ranks at most.
-const DefaultBound = 2000
+const DefaultBound = 500
 
 const schema = `
 CREATE TABLE IF NOT EXISTS search_seg (
