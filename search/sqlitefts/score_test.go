@@ -302,3 +302,34 @@ func TestTagsAndCounts(t *testing.T) {
 		t.Errorf("FTS5 integrity check: %v", err)
 	}
 }
+
+// An exact label condition next to text reads index search_seg_label,
+// not FTS5 and not the table.
+func TestLabelPlan(t *testing.T) {
+	x, db := testIndex(t)
+	corpus(t, x, 50, 4)
+	b := &builder{tenant: "t1", filter: search.Filter{Collections: []string{"news"}}}
+	plan, err := search.Compile(`label:"traffic light" AND in:text harbour`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var args []any
+	q := b.setSQL(plan.Root.Kids[1], &args)
+	rows, err := db.Query("EXPLAIN QUERY PLAN "+q, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var plans []string
+	for rows.Next() {
+		var id, parent, notused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plans = append(plans, detail)
+	}
+	if len(plans) != 1 || !strings.Contains(plans[0], "COVERING INDEX search_seg_label") {
+		t.Errorf("plan of %s: %q, want the covering index search_seg_label", q, plans)
+	}
+}

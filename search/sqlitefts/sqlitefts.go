@@ -3,7 +3,8 @@
 //
 // Tables (created by New if missing):
 //
-//	search_seg   one row per segment: tenant, asset, collection, media_kind,
+//	search_seg   one row per segment (index search_seg_label finds the
+//	             assets with an exact label): tenant, asset, collection, media_kind,
 //	             kind, source, start_ms, end_ms, confidence, created (Unix
 //	             ms), a hash of the text (part of the segment's identity),
 //	             the text, and tags (tokens naming the tenant, collection,
@@ -75,6 +76,7 @@ CREATE TABLE IF NOT EXISTS search_seg (
 );
 CREATE UNIQUE INDEX IF NOT EXISTS search_seg_key ON search_seg(asset, source, kind, start_ms, end_ms, thash);
 CREATE INDEX IF NOT EXISTS search_seg_tenant ON search_seg(tenant, kind, asset);
+CREATE INDEX IF NOT EXISTS search_seg_label ON search_seg(tenant, lower(text), asset, collection, media_kind, created, kind) WHERE kind = 'label';
 CREATE TABLE IF NOT EXISTS search_term (term TEXT PRIMARY KEY, docs INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS search_stat (
 	id     INTEGER PRIMARY KEY CHECK (id = 1),
@@ -872,6 +874,13 @@ func (b *builder) atomFrom(a *search.Atom, args *[]any) (from, where string) {
 func (b *builder) setSQL(n *search.Node, args *[]any) string {
 	switch n.Op {
 	case search.OpAtom:
+		if a := n.Atom; a.Exact != "" && slices.Equal(a.Kinds, []string{glasshouse.SegLabel}) && a.Filter == nil {
+			// An exact label: the assets from index search_seg_label,
+			// without FTS5 (equal text implies the words match).
+			where := b.global(args) + " AND s.kind = 'label' AND lower(s.text) = ?"
+			*args = append(*args, a.Exact)
+			return "SELECT s.asset AS asset FROM search_seg s WHERE " + where
+		}
 		from, where := b.atomFrom(n.Atom, args)
 		return "SELECT s.asset AS asset FROM " + from + " WHERE " + where
 	case search.OpOr:
