@@ -21,6 +21,7 @@ import (
 	"github.com/glasshouse/glasshouse/auth"
 	"github.com/glasshouse/glasshouse/blobstore"
 	"github.com/glasshouse/glasshouse/media"
+	"github.com/glasshouse/glasshouse/redact"
 	"github.com/glasshouse/glasshouse/search"
 	"github.com/glasshouse/glasshouse/sqlite"
 )
@@ -71,6 +72,9 @@ type Config struct {
 	MaxAttempts    int           // default 3
 	Limits         media.Limits  // for ffprobe/ffmpeg at ingest
 	MaxUploadBytes int64         // 0: unlimited
+	// Redactor renders redacted copies (queued jobs of kind "redact"); nil
+	// disables rendering (plans can still be edited).
+	Redactor Redactor
 	// Auth tunes sessions, tokens and sign-in rate limits.
 	Auth auth.Config
 	// SoleWorker says this process is the only worker (embedded mode): on
@@ -86,6 +90,7 @@ type App struct {
 	blobs glasshouse.BlobStore
 	db    Store
 	index search.Index
+	plans redact.Store // redaction plans and renders; nil if the backend has none
 	auth  *auth.Service
 
 	analyzers map[string]glasshouse.Analyzer
@@ -139,14 +144,15 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 	}
 	a.blobs, err = blobstore.Open(ctx, cfg.BlobsURL, cfg.Logger)
 	if err != nil {
-		return nil, fmt.Errorf("app.Open: blobs %s: %w", redact(cfg.BlobsURL), err)
+		return nil, fmt.Errorf("app.Open: blobs %s: %w", redactURL(cfg.BlobsURL), err)
 	}
 	db, err := sqlite.Open(ctx, cfg.DBURL, cfg.Logger)
 	if err != nil {
 		a.blobs.Close()
-		return nil, fmt.Errorf("app.Open: db %s: %w", redact(cfg.DBURL), err)
+		return nil, fmt.Errorf("app.Open: db %s: %w", redactURL(cfg.DBURL), err)
 	}
 	a.db = db
+	a.plans = db
 	idx, err := openIndex(ctx, db)
 	if err != nil {
 		db.Close()
@@ -214,8 +220,8 @@ func scheme(u string) string {
 	return "file"
 }
 
-// redact hides a password in a URL for messages.
-func redact(s string) string {
+// redactURL hides a password in a URL for messages.
+func redactURL(s string) string {
 	u, err := url.Parse(s)
 	if err != nil || u.User == nil {
 		return s

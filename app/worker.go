@@ -15,7 +15,7 @@ import (
 // Run runs analyzer jobs until ctx is done. In SoleWorker mode it first
 // requeues jobs left running by a process that died.
 func (a *App) Run(ctx context.Context) error {
-	if len(a.analyzers) == 0 {
+	if len(a.analyzers) == 0 && a.cfg.Redactor == nil {
 		<-ctx.Done()
 		return nil
 	}
@@ -29,10 +29,7 @@ func (a *App) Run(ctx context.Context) error {
 	} else if n > 0 {
 		a.log.Info("queued analyses for assets that lack the current analyzer versions", "jobs", n)
 	}
-	kinds := make([]string, 0, len(a.analyzers))
-	for k := range a.analyzers {
-		kinds = append(kinds, k)
-	}
+	kinds := a.jobKinds()
 	sort.Strings(kinds)
 	slots := make(chan struct{}, a.cfg.Workers)
 	var wg sync.WaitGroup
@@ -76,10 +73,7 @@ func (a *App) Run(ctx context.Context) error {
 // RunPending runs queued jobs until none is due, then returns (used by the
 // CLI's `ingest --analyze` and by tests).
 func (a *App) RunPending(ctx context.Context) error {
-	kinds := make([]string, 0, len(a.analyzers))
-	for k := range a.analyzers {
-		kinds = append(kinds, k)
-	}
+	kinds := a.jobKinds()
 	for {
 		leases, err := a.db.Claim(ctx, kinds, 1, a.cfg.Lease)
 		if err != nil {
@@ -90,6 +84,19 @@ func (a *App) RunPending(ctx context.Context) error {
 		}
 		a.runJob(ctx, leases[0])
 	}
+}
+
+// jobKinds are the job kinds this process runs: its analyzers, and
+// redaction renders when a Redactor is set.
+func (a *App) jobKinds() []string {
+	kinds := make([]string, 0, len(a.analyzers)+1)
+	for k := range a.analyzers {
+		kinds = append(kinds, k)
+	}
+	if a.cfg.Redactor != nil {
+		kinds = append(kinds, RedactJobKind)
+	}
+	return kinds
 }
 
 func sleep(ctx context.Context, d time.Duration) {
@@ -108,6 +115,9 @@ func (a *App) runJob(ctx context.Context, l *glasshouse.Lease) {
 	job := l.Job
 	log := a.log.With("job", job.ID, "kind", job.Kind, "asset", job.Asset, "attempt", job.Attempts)
 	an, ok := a.analyzers[job.Kind]
+	if job.Kind == RedactJobKind && a.cfg.Redactor != nil {
+		an, ok = redactRunner{a}, true
+	}
 	if !ok {
 		_ = a.db.Nack(ctx, l, time.Minute, fmt.Errorf("no analyzer %q in this process", job.Kind))
 		return
@@ -160,6 +170,9 @@ func (a *App) runJob(ctx context.Context, l *glasshouse.Lease) {
 	if err := a.db.Nack(context.WithoutCancel(ctx), l, backoff, err); err != nil {
 		log.Warn("nack", "err", err)
 	}
+	if _, isRender := an.(redactRunner); isRender {
+		return // the render records its own failure
+	}
 	if job.Attempts >= job.MaxAttempts && job.MaxAttempts > 0 {
 		_ = a.db.RecordRun(context.WithoutCancel(ctx), job.Tenant, job.Asset, glasshouse.AnalyzerRun{
 			Name: an.Name(), Version: an.Version(), State: glasshouse.JobFailed, Started: start, Error: err.Error(),
@@ -169,6 +182,9 @@ func (a *App) runJob(ctx context.Context, l *glasshouse.Lease) {
 }
 
 func (a *App) analyze(ctx context.Context, an glasshouse.Analyzer, l *glasshouse.Lease) error {
+	if _, ok := an.(redactRunner); ok {
+		return a.runRedactJob(ctx, l)
+	}
 	job := l.Job
 	as, err := a.db.GetAsset(ctx, job.Tenant, job.Asset)
 	if err != nil {

@@ -25,6 +25,7 @@ import (
 	"github.com/glasshouse/glasshouse/app"
 	"github.com/glasshouse/glasshouse/auth"
 	"github.com/glasshouse/glasshouse/httpapi"
+	"github.com/glasshouse/glasshouse/redact"
 )
 
 // pngOf returns a small valid PNG whose pixels depend on seed.
@@ -53,6 +54,7 @@ type world struct {
 	asset  map[glasshouse.TenantID]*glasshouse.Asset
 	tokID  map[glasshouse.TenantID]string // a token id of the tenant's viewer
 	upload map[glasshouse.TenantID]string // an unfinished tus upload
+	render map[glasshouse.TenantID]string // a finished redaction render
 }
 
 var tenantRoles = []auth.Role{auth.Viewer, auth.Editor, auth.Admin, auth.Auditor}
@@ -72,13 +74,13 @@ func newWorld(t *testing.T) *world {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
-	a, err := app.Open(ctx, app.Config{DataDir: dir, Logger: slog.New(slog.DiscardHandler)})
+	a, err := app.Open(ctx, app.Config{DataDir: dir, Logger: slog.New(slog.DiscardHandler), Redactor: redact.NewRenderer(redact.Config{})})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { a.Close() })
 	w := &world{t: t, app: a, tokens: map[string]string{}, asset: map[glasshouse.TenantID]*glasshouse.Asset{},
-		tokID: map[glasshouse.TenantID]string{}, upload: map[glasshouse.TenantID]string{}}
+		tokID: map[glasshouse.TenantID]string{}, upload: map[glasshouse.TenantID]string{}, render: map[glasshouse.TenantID]string{}}
 	w.h = httpapi.New(a, httpapi.Options{Accounts: a.Auth(), UploadDir: filepath.Join(dir, "uploads"), Logger: slog.New(slog.DiscardHandler)})
 	st, svc := a.DB(), a.Auth()
 	now := time.Now().UTC()
@@ -113,6 +115,15 @@ func newWorld(t *testing.T) *world {
 			t.Fatal(err)
 		}
 		w.asset[tn] = as
+		// A finished redacted copy (a box, no face detector here).
+		plan := redact.Draft(as, nil)
+		plan.Faces = false
+		plan.Regions = append(plan.Regions, redact.Region{Kind: redact.KindManual, Box: glasshouse.Box{X: 0.1, Y: 0.1, W: 0.5, H: 0.5}})
+		rn, err := a.RedactNow(ctx, glasshouse.Actor{Tenant: tn, User: userName(tn, auth.Editor)}, as.ID, plan, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.render[tn] = rn.ID
 		// An unfinished resumable upload of the tenant's editor.
 		req := httptest.NewRequest(http.MethodPost, httpapi.UploadsPath, nil)
 		req.Header.Set("Tus-Resumable", "1.0.0")
@@ -152,7 +163,7 @@ func (w *world) as(user string, req *http.Request) *httptest.ResponseRecorder {
 func (w *world) markers(tn glasshouse.TenantID) []string {
 	as := w.asset[tn]
 	m := []string{string(as.ID), as.Hash.Hex(), string(tn) + "secretword", string(tn) + "privatenote", string(tn) + "coll",
-		w.tokID[tn], w.upload[tn], string(tn) + "partial"}
+		w.tokID[tn], w.upload[tn], string(tn) + "partial", w.render[tn]}
 	for _, r := range tenantRoles {
 		m = append(m, userName(tn, r))
 	}
@@ -166,7 +177,7 @@ func (w *world) request(rt httpapi.RouteInfo, tn glasshouse.TenantID) *http.Requ
 	if strings.HasPrefix(path, "/api/tokens/") {
 		path = strings.Replace(path, "{id}", w.tokID[tn], 1)
 	}
-	path = strings.NewReplacer("{id}", string(as.ID), "{ref}", string(as.Hash), "{name}", userName(tn, auth.Viewer)).Replace(path)
+	path = strings.NewReplacer("{id}", string(as.ID), "{ref}", string(as.Hash), "{name}", userName(tn, auth.Viewer), "{rid}", w.render[tn]).Replace(path)
 	var body io.Reader
 	ct := "application/json"
 	switch rt.Method + " " + rt.Pattern {
@@ -175,6 +186,8 @@ func (w *world) request(rt httpapi.RouteInfo, tn glasshouse.TenantID) *http.Requ
 		body, ct = bytes.NewReader(pngOf(w.t, 9)), "application/octet-stream"
 	case "PATCH /api/assets/{id}":
 		body = strings.NewReader(`{"note":"overwritten"}`)
+	case "PUT /api/assets/{id}/redaction":
+		body = strings.NewReader(`{"faces":false,"revision":1}`)
 	case "GET /api/search":
 		path += "?q=" + string(tn) + "secretword"
 	case "GET /api/assets/{id}/export":

@@ -34,6 +34,23 @@ if ! command -v go >/dev/null 2>&1; then
     echo "setup: Go 1.26 or later is required (https://go.dev/dl/); Debian's golang package is too old" >&2; exit 1
   fi
 fi
+# Pictures with faces for the redaction tests of a fresh clone (without
+# ../shared): camera.png and astronaut.png of Debian python3-skimage (BSD),
+# unpacked from the package without installing it or its dependencies.
+MEDIA=.cache/debian-media
+if [ ! -f "$MEDIA/astronaut.png" ] || [ ! -f "$MEDIA/camera.png" ]; then
+  echo "setup: unpacking test pictures from Debian python3-skimage into $MEDIA"
+  tmp=$(mktemp -d)
+  if (cd "$tmp" && apt-get download -q python3-skimage >/dev/null 2>&1) && dpkg-deb -x "$tmp"/python3-skimage_*.deb "$tmp/x"; then
+    mkdir -p "$MEDIA"
+    cp "$tmp/x/usr/lib/python3/dist-packages/skimage/data/astronaut.png" "$tmp/x/usr/lib/python3/dist-packages/skimage/data/camera.png" "$MEDIA/"
+    cp "$tmp/x/usr/share/doc/python3-skimage/copyright" "$MEDIA/copyright" 2>/dev/null || true
+  else
+    echo "setup: could not fetch python3-skimage (the redaction tests on its pictures will skip)" >&2
+  fi
+  rm -rf "$tmp"
+fi
+
 echo "setup: downloading Go modules"
 go mod download
 

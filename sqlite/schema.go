@@ -163,6 +163,35 @@ CREATE TABLE gh_tokens (
 ) STRICT;
 CREATE INDEX gh_tokens_tenant ON gh_tokens (tenant, user, created DESC);
 `,
+	// redact: redaction plans (one per asset) and renders of redacted
+	// copies. Depends on gh_assets only. Renders outlive their source
+	// asset: the manifest is the record of what was published.
+	`
+CREATE TABLE gh_redact_plans (
+	asset    TEXT PRIMARY KEY REFERENCES gh_assets (id) ON DELETE CASCADE,
+	tenant   TEXT NOT NULL CHECK (tenant <> ''),
+	plan     TEXT NOT NULL,       -- JSON of redact.Plan
+	revision INTEGER NOT NULL,
+	updated  INTEGER NOT NULL
+) STRICT;
+CREATE TABLE gh_redactions (
+	id          TEXT PRIMARY KEY,
+	tenant      TEXT NOT NULL CHECK (tenant <> ''),
+	source      TEXT NOT NULL,
+	source_hash TEXT NOT NULL,
+	output      TEXT NOT NULL DEFAULT '',
+	output_hash TEXT NOT NULL DEFAULT '',
+	state       TEXT NOT NULL CHECK (state IN ('queued', 'running', 'done', 'failed')),
+	error       TEXT NOT NULL DEFAULT '',
+	plan        TEXT NOT NULL,    -- JSON of the plan as rendered
+	requester   TEXT NOT NULL DEFAULT '',
+	manifest    TEXT,             -- JSON of redact.Manifest once done
+	created     INTEGER NOT NULL,
+	updated     INTEGER NOT NULL
+) STRICT;
+CREATE INDEX gh_redactions_source ON gh_redactions (tenant, source, created DESC);
+CREATE INDEX gh_redactions_output ON gh_redactions (output) WHERE output <> '';
+`,
 }
 
 // SchemaVersion is the user_version this binary migrates to.

@@ -15,6 +15,7 @@ import (
 	"github.com/glasshouse/glasshouse/audittest"
 	"github.com/glasshouse/glasshouse/catalogtest"
 	"github.com/glasshouse/glasshouse/queuetest"
+	"github.com/glasshouse/glasshouse/redact/redacttest"
 	"github.com/glasshouse/glasshouse/sqlite"
 )
 
@@ -335,4 +336,8 @@ func TestTakeOrphansAndUsage(t *testing.T) {
 	if err != nil || len(usage) != 1 || usage[0].Tenant != "default" || usage[0].Assets != 2 || usage[0].Bytes != 2*1234 {
 		t.Fatalf("Usage: %+v %v", usage, err)
 	}
+}
+
+func TestRedactStore(t *testing.T) {
+	redacttest.Run(t, func(t *testing.T) redacttest.Backend { return openTemp(t) })
 }

@@ -37,6 +37,7 @@ import (
 	"github.com/glasshouse/glasshouse/auth"
 	"github.com/glasshouse/glasshouse/httpapi"
 	"github.com/glasshouse/glasshouse/media"
+	"github.com/glasshouse/glasshouse/redact"
 )
 
 // chromiumPath is where Debian's chromium package puts the browser.
@@ -107,6 +108,9 @@ func startServer(t *testing.T) *server {
 		Analyzers:  []glasshouse.Analyzer{probe.New(media.Limits{}), shots.New(media.Limits{}, shots.Options{}), o, sp},
 		Derived:    []glasshouse.Analyzer{keywords.New()},
 		SoleWorker: true,
+		// Renders of redacted copies; no face detector here (the browser
+		// test covers boxes, text and words; redact/ tests cover faces).
+		Redactor: redact.NewRenderer(redact.Config{Limits: ffmpegLimits, Logger: log}),
 	})
 	if err != nil {
 		t.Fatalf("app.Open: %v", err)

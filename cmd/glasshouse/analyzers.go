@@ -1,9 +1,12 @@
 package main
 
 import (
+	"context"
+	"image"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/glasshouse/glasshouse"
@@ -15,7 +18,9 @@ import (
 	"github.com/glasshouse/glasshouse/analyze/shots"
 	"github.com/glasshouse/glasshouse/analyze/speech"
 	"github.com/glasshouse/glasshouse/analyze/vision"
+	"github.com/glasshouse/glasshouse/app"
 	"github.com/glasshouse/glasshouse/media"
+	"github.com/glasshouse/glasshouse/redact"
 )
 
 type analyzerSet struct {
@@ -23,6 +28,8 @@ type analyzerSet struct {
 	derived     []glasshouse.Analyzer
 	unavailable []glasshouse.AnalyzerStatus
 	closers     []func()
+	// redactor renders redacted copies; nil when the face model is missing.
+	redactor app.Redactor
 }
 
 func (s *analyzerSet) close() {
@@ -84,8 +91,51 @@ func buildAnalyzers(log *slog.Logger, b backendFlags) *analyzerSet {
 			s.disable("faces", "", err.Error())
 		} else {
 			s.add(f)
+			s.redactor = newRedactor(rt, log)
 		}
 	}
 	s.derived = append(s.derived, keywords.New())
 	return s
+}
+
+// newRedactor builds the renderer of redacted copies on its own faces
+// detector, with a low score floor (plans choose the threshold, 0.6 by
+// default) so that doubtful faces are covered and listed for review. nil
+// when the face model is unavailable.
+func newRedactor(rt *vision.Runtime, log *slog.Logger) app.Redactor {
+	f, err := faces.New(rt, faces.Config{Threshold: 0.5, NoTiles: true, Logger: log})
+	if err != nil || !f.Model().Available {
+		return nil
+	}
+	return redact.NewRenderer(redact.Config{
+		Detector: faceDetector(f),
+		Models:   []redact.Model{{Name: faces.ModelName, SHA256: f.Model().SHA256, Version: faces.Version, Source: f.Model().Source}},
+		Limits:   media.Limits{Timeout: 4 * time.Hour, MaxBytes: 4 << 30},
+		Software: []string{"glasshouse " + app.Version, ffmpegVersion()},
+		Logger:   log,
+	})
+}
+
+// faceDetector adapts the faces analyzer to redact.Detector.
+func faceDetector(f *faces.Analyzer) redact.Detector {
+	return redact.DetectorFunc(func(ctx context.Context, img image.Image) ([]redact.Detection, error) {
+		dets, err := f.DetectImage(ctx, img)
+		out := make([]redact.Detection, len(dets))
+		for i, d := range dets {
+			out[i] = redact.Detection{Box: d.Box, Score: d.Score}
+		}
+		return out, err
+	})
+}
+
+// ffmpegVersion is the first line of `ffmpeg -version`, for manifests.
+func ffmpegVersion() string {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	out, err := media.Run(ctx, media.Limits{Timeout: 10 * time.Second, MaxBytes: 1 << 30}, "ffmpeg", "-hide_banner", "-version")
+	if err != nil {
+		return "ffmpeg (version unknown)"
+	}
+	line, _, _ := strings.Cut(string(out), "\n")
+	return strings.TrimSpace(line)
 }

@@ -34,6 +34,7 @@ func commands() []command {
 		{"ingest", "store files or folders (into a data folder or a running server)", cmdIngest},
 		{"search", "search transcripts, on-screen text, labels and keywords", cmdSearch},
 		{"show", "show an asset and its insights", cmdShow},
+		{"redact", "render a publishable copy with faces, chosen boxes and words removed", cmdRedact},
 		{"export", "write captions (WebVTT, SRT) or insights (JSON, CSV) of an asset", cmdExport},
 		{"audit", "verify or export the hash-chained audit log", cmdAudit},
 		{"status", "show analyzers, models and job counts", cmdStatus},

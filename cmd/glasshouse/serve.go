@@ -38,6 +38,7 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	set := buildAnalyzers(e.log, b)
 	defer set.close()
 	cfg.Analyzers, cfg.Derived, cfg.Unavailable = set.analyzers, set.derived, set.unavailable
+	cfg.Redactor = set.redactor
 	cfg.SoleWorker = !*noWorkers && isEmbedded(cfg)
 	a, err := app.Open(ctx, cfg)
 	if err != nil {

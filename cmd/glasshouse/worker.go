@@ -24,6 +24,7 @@ func cmdWorker(ctx context.Context, e *env, args []string) error {
 	cfg.Logger = e.log
 	cfg.Workers, cfg.Lease = *workers, *lease
 	cfg.Analyzers, cfg.Derived, cfg.Unavailable = set.analyzers, set.derived, set.unavailable
+	cfg.Redactor = set.redactor
 	// Other workers may hold leases: never requeue running jobs at start.
 	cfg.SoleWorker = false
 	a, err := app.Open(ctx, cfg)

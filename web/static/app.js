@@ -9,6 +9,7 @@
 //   #/                      assets and upload
 //   #/search?q=...&cursor=  search results
 //   #/asset/ID?t=12.5       one asset, played from second 12.5
+//   #/redact/ID             redaction review of one asset (redact.js)
 //   #/audit                 the tenant's audit log
 //   #/admin                 users (admins) and API tokens
 // Nothing but the sign-in form shows until GET /api/session names the
@@ -174,6 +175,8 @@ function route() {
     runSearch(r.params.get("q") || "", r.params.get("cursor") || "");
   } else if (r.parts[0] === "audit") {
     showAudit();
+  } else if (r.parts[0] === "redact" && r.parts[1]) {
+    showRedact(r.parts[1]);
   } else if (r.parts[0] === "admin") {
     showAdmin();
   } else if (r.parts[0] === "asset" && r.parts[1]) {
@@ -197,7 +200,9 @@ function setView(name) {
   $("upload-section").hidden = name !== "home" || !can("assets.write");
   $("assets-section").hidden = name !== "home";
   $("audit-section").hidden = name !== "audit";
+  $("redact-section").hidden = name !== "redact";
   if (name !== "asset") stopPlayer();
+  if (name !== "redact" && typeof stopRedact === "function") stopRedact();
 }
 
 // The audit log of the tenant, newest first (the last 200 events).
@@ -608,6 +613,9 @@ function renderDownloads(a) {
   link(exportURL(a.id, "json", true), "Insights (JSON)");
   link(exportURL(a.id, "csv", true), "Insights (CSV)");
   nav.replaceChildren(el("h3", { text: "Download" }), list);
+  if ((a.kind === "video" || a.kind === "image") && can("content.redact")) {
+    nav.append(el("p", {}, el("a", { id: "redact-link", href: "#/redact/" + encodeURIComponent(a.id), text: "Review redaction (faces, text, words) and publish a copy" })));
+  }
 }
 
 function renderDetails(a) {
