@@ -30,6 +30,10 @@ func SanitizeName(name string) (string, error) {
 		if unicode.IsControl(r) {
 			return "", glasshouse.Errorf(op, glasshouse.ErrInvalid, "file name %q contains control character %U", name, r)
 		}
+		if isBidiControl(r) {
+			// "invoice\u202Egpj.exe" shows as "invoiceexe.jpg".
+			return "", glasshouse.Errorf(op, glasshouse.ErrInvalid, "file name %q contains bidirectional control character %U, which can disguise it", name, r)
+		}
 	}
 	name = strings.ReplaceAll(name, "\\", "/")
 	if i := strings.LastIndex(name, "/"); i >= 0 {
@@ -54,13 +58,20 @@ func SanitizeName(name string) (string, error) {
 	return name, nil
 }
 
+// isBidiControl reports the characters that reorder displayed text: the
+// embeddings, overrides and isolates (U+202A..U+202E, U+2066..U+2069) and
+// the marks U+200E, U+200F and U+061C.
+func isBidiControl(r rune) bool {
+	return (r >= 0x202A && r <= 0x202E) || (r >= 0x2066 && r <= 0x2069) || r == 0x200E || r == 0x200F || r == 0x061C
+}
+
 // ValidCollection checks a collection name.
 func ValidCollection(c string) error {
 	if len(c) > 128 {
 		return glasshouse.Errorf("ingest", glasshouse.ErrInvalid, "collection name longer than 128 bytes")
 	}
 	for _, r := range c {
-		if unicode.IsControl(r) || r == '/' || r == '\\' {
+		if unicode.IsControl(r) || isBidiControl(r) || r == '/' || r == '\\' {
 			return glasshouse.Errorf("ingest", glasshouse.ErrInvalid, "collection %q contains %q; use letters, digits, spaces, - _ .", c, r)
 		}
 	}
@@ -101,6 +112,12 @@ func (a *App) Ingest(ctx context.Context, actor glasshouse.Actor, name, collecti
 	if err != nil {
 		return nil, false, fmt.Errorf("%s %q: %w", op, clean, err)
 	}
+	if err := media.CheckTypeAllowed(mime, a.cfg.AllowedTypes); err != nil {
+		return nil, false, fmt.Errorf("%s %q: %w", op, clean, err)
+	}
+	if err := media.PreflightHeader(head, mime, a.cfg.Preflight); err != nil {
+		return nil, false, fmt.Errorf("%s %q: %w", op, clean, err)
+	}
 	path, cleanup, err := a.localPath(ctx, ref)
 	if err != nil {
 		return nil, false, fmt.Errorf("%s %q: %w", op, clean, err)
@@ -108,6 +125,10 @@ func (a *App) Ingest(ctx context.Context, actor glasshouse.Actor, name, collecti
 	defer cleanup()
 	pi, err := media.Probe(ctx, a.cfg.Limits, path)
 	if err != nil {
+		return nil, false, fmt.Errorf("%s %q: %w", op, clean, err)
+	}
+	// Sizes, duration and streams from the headers, before any decoding.
+	if err := media.Preflight(pi, kind, a.cfg.Preflight); err != nil {
 		return nil, false, fmt.Errorf("%s %q: %w", op, clean, err)
 	}
 	if err := media.Validate(ctx, a.cfg.Limits, path, kind, pi); err != nil {
@@ -157,11 +178,21 @@ func (a *App) Ingest(ctx context.Context, actor glasshouse.Actor, name, collecti
 		a.log.Warn("poster failed", "name", clean, "err", err)
 	}
 
+	policy, err := a.db.Policy(ctx, actor.Tenant)
+	if err != nil {
+		return nil, false, fmt.Errorf("%s %q: policy: %w", op, clean, err)
+	}
 	var jobs []glasshouse.Job
+	var skipped []glasshouse.Analyzer
 	for _, an := range a.cfg.Analyzers {
-		if an.Accepts(kind) {
-			jobs = append(jobs, glasshouse.Job{Tenant: actor.Tenant, Asset: asset.ID, Kind: an.Name(), Version: an.Version(), MaxAttempts: a.cfg.MaxAttempts})
+		if !an.Accepts(kind) {
+			continue
 		}
+		if !policy.AllowsAnalyzer(an.Name()) {
+			skipped = append(skipped, an)
+			continue
+		}
+		jobs = append(jobs, glasshouse.Job{Tenant: actor.Tenant, Asset: asset.ID, Kind: an.Name(), Version: an.Version(), MaxAttempts: a.cfg.MaxAttempts})
 	}
 	ev := glasshouse.NewEvent(actor, "upload", string(asset.ID), map[string]any{
 		"name": clean, "hash": ref, "size": size, "media_type": mime, "collection": collection,
@@ -175,6 +206,12 @@ func (a *App) Ingest(ctx context.Context, actor glasshouse.Actor, name, collecti
 			}
 		}
 		return nil, false, fmt.Errorf("%s %q: catalog: %w", op, clean, err)
+	}
+	for _, an := range skipped {
+		run := skippedRun(an, policy)
+		if err := a.db.RecordRun(ctx, actor.Tenant, asset.ID, run); err != nil {
+			a.log.Warn("record skipped analyzer", "asset", asset.ID, "analyzer", an.Name(), "err", err)
+		}
 	}
 	if err := a.indexNameAndNote(ctx, asset); err != nil {
 		a.log.Warn("index name failed", "asset", asset.ID, "err", err)
