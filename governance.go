@@ -1,6 +1,12 @@
 package glasshouse
 
-import "time"
+import (
+	"encoding/csv"
+	"io"
+	"sort"
+	"strconv"
+	"time"
+)
 
 // ---------------------------------------------------------------------------
 // Retention, legal hold, deletion records, policy limits and usage figures.
@@ -122,4 +128,44 @@ type OperatorUsage struct {
 	To      string   `json:"to"`
 	Total   *Usage   `json:"total"`
 	Tenants []*Usage `json:"tenants"`
+}
+
+// WriteUsageCSV writes reports as CSV rows of tenant,metric,key,day,value:
+// stored_bytes per day; assets, bytes and media_hours per kind (day: the
+// last day of the period); analyses per analyzer, and searches, exports,
+// uploads and deletions over the period (day empty). The tenant column is
+// "*" for the total of all tenants.
+func WriteUsageCSV(w io.Writer, us ...*Usage) error {
+	cw := csv.NewWriter(w)
+	_ = cw.Write([]string{"tenant", "metric", "key", "day", "value"})
+	for _, u := range us {
+		t := string(u.Tenant)
+		if t == "" {
+			t = "*"
+		}
+		for _, d := range u.StoredBytes {
+			_ = cw.Write([]string{t, "stored_bytes", "", d.Day, strconv.FormatInt(d.Bytes, 10)})
+		}
+		for _, k := range u.Kinds {
+			_ = cw.Write([]string{t, "assets", string(k.Kind), u.To, strconv.Itoa(k.Assets)})
+			_ = cw.Write([]string{t, "bytes", string(k.Kind), u.To, strconv.FormatInt(k.Bytes, 10)})
+			_ = cw.Write([]string{t, "media_hours", string(k.Kind), u.To, strconv.FormatFloat(k.MediaHours, 'f', 4, 64)})
+		}
+		names := make([]string, 0, len(u.Analyses))
+		for n := range u.Analyses {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			_ = cw.Write([]string{t, "analyses", n, "", strconv.Itoa(u.Analyses[n])})
+		}
+		for _, m := range []struct {
+			name string
+			n    int
+		}{{"searches", u.Searches}, {"exports", u.Exports}, {"uploads", u.Uploads}, {"deletions", u.Deletions}} {
+			_ = cw.Write([]string{t, m.name, "", "", strconv.Itoa(m.n)})
+		}
+	}
+	cw.Flush()
+	return cw.Error()
 }

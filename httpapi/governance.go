@@ -2,11 +2,8 @@ package httpapi
 
 import (
 	"context"
-	"encoding/csv"
 	"encoding/json"
 	"net/http"
-	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -141,44 +138,10 @@ func (a *api) operatorUsage(w http.ResponseWriter, r *http.Request) {
 	a.writeError(w, r, op, err)
 }
 
-// writeUsageCSV writes reports as rows of tenant,metric,key,day,value:
-// stored_bytes per day; assets, bytes, media_hours per kind (day = the last
-// day); analyses per analyzer, and searches, exports, uploads, deletions
-// over the period (day empty). The tenant column is "*" for the total.
 func writeUsageCSV(w http.ResponseWriter, filename string, us []*glasshouse.Usage) {
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 	w.Header().Set("Content-Disposition", `attachment; filename="`+filename+`"`)
-	cw := csv.NewWriter(w)
-	_ = cw.Write([]string{"tenant", "metric", "key", "day", "value"})
-	for _, u := range us {
-		t := string(u.Tenant)
-		if t == "" {
-			t = "*"
-		}
-		for _, d := range u.StoredBytes {
-			_ = cw.Write([]string{t, "stored_bytes", "", d.Day, strconv.FormatInt(d.Bytes, 10)})
-		}
-		for _, k := range u.Kinds {
-			_ = cw.Write([]string{t, "assets", string(k.Kind), u.To, strconv.Itoa(k.Assets)})
-			_ = cw.Write([]string{t, "bytes", string(k.Kind), u.To, strconv.FormatInt(k.Bytes, 10)})
-			_ = cw.Write([]string{t, "media_hours", string(k.Kind), u.To, strconv.FormatFloat(k.MediaHours, 'f', 4, 64)})
-		}
-		names := make([]string, 0, len(u.Analyses))
-		for n := range u.Analyses {
-			names = append(names, n)
-		}
-		sort.Strings(names)
-		for _, n := range names {
-			_ = cw.Write([]string{t, "analyses", n, "", strconv.Itoa(u.Analyses[n])})
-		}
-		for _, m := range []struct {
-			name string
-			n    int
-		}{{"searches", u.Searches}, {"exports", u.Exports}, {"uploads", u.Uploads}, {"deletions", u.Deletions}} {
-			_ = cw.Write([]string{t, m.name, "", "", strconv.Itoa(m.n)})
-		}
-	}
-	cw.Flush()
+	_ = glasshouse.WriteUsageCSV(w, us...)
 }
 
 func (a *api) retentionRules(w http.ResponseWriter, r *http.Request) {

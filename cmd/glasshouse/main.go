@@ -37,6 +37,10 @@ func commands() []command {
 		{"export", "write captions (WebVTT, SRT) or insights (JSON, CSV) of an asset", cmdExport},
 		{"audit", "verify or export the hash-chained audit log", cmdAudit},
 		{"status", "show analyzers, models and job counts", cmdStatus},
+		{"usage", "usage report: stored bytes per day, media hours, analyses, searches, exports (table, JSON, CSV)", cmdUsage},
+		{"retention", "list, set and remove retention rules; sweep once", cmdRetention},
+		{"hold", "place, release and list legal holds", cmdHold},
+		{"policy", "show or set a tenant's storage quota and allowed analyzers", cmdPolicy},
 		{"eval", "measure analyzer accuracy against ground truth", cmdEval},
 		{"version", "print the version", cmdVersion},
 	}

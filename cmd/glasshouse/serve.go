@@ -23,10 +23,14 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	noWorkers := fs.Bool("no-workers", false, "serve the API and UI only; run `glasshouse worker` elsewhere")
 	maxUpload := fs.Int64("max-upload", 64<<30, "largest upload accepted, in bytes")
 	lease := fs.Duration("lease", 2*time.Minute, "job lease; a job whose worker stops heart-beating is re-run after this")
+	retention := fs.Duration("retention-interval", time.Hour, "how often to delete assets past their retention rule (0: never; `glasshouse retention sweep` runs it once)")
+	var lim limitFlags
+	lim.register(fs)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	cfg := b.config()
+	lim.apply(&cfg)
 	cfg.Logger = e.log
 	cfg.Workers = *workers
 	cfg.Lease = *lease
@@ -64,6 +68,13 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 			if err := a.Run(wctx); err != nil {
 				e.log.Error("workers stopped", "err", err)
 			}
+		}()
+	}
+	if *retention > 0 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			a.RunRetention(wctx, *retention)
 		}()
 	}
 	errc := make(chan error, 1)
