@@ -46,7 +46,9 @@ func Sanitize(name string) (string, error) {
 		for !utf8.ValidString(b) {
 			b = b[:len(b)-1]
 		}
-		name = b + ext
+		// A cut may end on a space; the name must stay what a second
+		// sanitising would make of it (found by FuzzSanitize).
+		name = strings.TrimRightFunc(b, unicode.IsSpace) + ext
 	}
 	return name, nil
 }
