@@ -31,6 +31,14 @@ func FuzzParseProbe(f *testing.F) {
 			}
 			return
 		}
+		if pi.DurationMS < 0 {
+			t.Fatalf("negative duration %d ms from %q", pi.DurationMS, b)
+		}
+		for _, s := range pi.Streams {
+			if s.DurationMS < 0 {
+				t.Fatalf("stream %d: negative duration %d ms", s.Index, s.DurationMS)
+			}
+		}
 		for _, kind := range []glasshouse.MediaKind{glasshouse.KindImage, glasshouse.KindAudio, glasshouse.KindVideo} {
 			err := Preflight(pi, kind, PreflightLimits{})
 			if err != nil {

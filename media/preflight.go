@@ -122,8 +122,8 @@ func Preflight(pi *glasshouse.ProbeInfo, kind glasshouse.MediaKind, l PreflightL
 			return glasshouse.Errorf(op, glasshouse.ErrCorrupt, "negative duration %d ms", pi.DurationMS)
 		}
 		if pi.DurationMS > l.MaxDuration.Milliseconds() {
-			return glasshouse.Errorf(op, glasshouse.ErrTooLarge, "%s lasts %s, longer than the limit of %s", kind,
-				(time.Duration(pi.DurationMS) * time.Millisecond).Round(time.Second), l.MaxDuration)
+			return glasshouse.Errorf(op, glasshouse.ErrTooLarge, "%s lasts %.0f seconds, longer than the limit of %s", kind,
+				float64(pi.DurationMS)/1000, l.MaxDuration)
 		}
 	}
 	return nil

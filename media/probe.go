@@ -216,6 +216,12 @@ func secondsToMS(s string) int64 {
 	if err != nil || f < 0 || math.IsNaN(f) || math.IsInf(f, 0) {
 		return 0
 	}
+	// Absurd durations (1e30 s) would overflow into negative milliseconds
+	// and slip past the duration limit as "corrupt": clamp them (found by
+	// FuzzParseProbe).
+	if f*1000 >= math.MaxInt64 {
+		return math.MaxInt64
+	}
 	return int64(math.Round(f * 1000))
 }
 
