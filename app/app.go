@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/glasshouse/glasshouse"
+	"github.com/glasshouse/glasshouse/auth"
 	"github.com/glasshouse/glasshouse/blobstore"
 	"github.com/glasshouse/glasshouse/media"
 	"github.com/glasshouse/glasshouse/search"
@@ -32,6 +33,7 @@ type Store interface {
 	glasshouse.Catalog
 	glasshouse.Queue
 	glasshouse.AuditLog
+	auth.Store
 	JobCounts(ctx context.Context) (map[glasshouse.JobState]int, error)
 	ResetRunning(ctx context.Context) (int, error)
 	// BlobOwner returns an asset of the tenant that references ref (as its
@@ -83,6 +85,8 @@ type Config struct {
 	MaxAttempts    int           // default 3
 	Limits         media.Limits  // for ffprobe/ffmpeg at ingest
 	MaxUploadBytes int64         // 0: unlimited
+	// Auth tunes sessions, tokens and sign-in rate limits.
+	Auth auth.Config
 	// AllowedTypes limits ingest to these media types ("video/mp4",
 	// "image/*"); empty: every supported type.
 	AllowedTypes []string
@@ -102,6 +106,7 @@ type App struct {
 	blobs glasshouse.BlobStore
 	db    Store
 	index search.Index
+	auth  *auth.Service
 
 	analyzers map[string]glasshouse.Analyzer
 	derived   []glasshouse.Analyzer
@@ -172,6 +177,10 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 		return nil, fmt.Errorf("app.Open: search index: %w", err)
 	}
 	a.index = idx
+	if cfg.Auth.Logger == nil {
+		cfg.Auth.Logger = cfg.Logger
+	}
+	a.auth = auth.NewService(db, cfg.Auth)
 	return a, nil
 }
 
@@ -183,6 +192,9 @@ func (a *App) Close() error {
 
 // DB returns the catalog backend (for admin commands and tests).
 func (a *App) DB() Store { return a.db }
+
+// Auth returns the accounts service: tenants, users, sessions, tokens.
+func (a *App) Auth() *auth.Service { return a.auth }
 
 // Blobs returns the blob store.
 func (a *App) Blobs() glasshouse.BlobStore { return a.blobs }

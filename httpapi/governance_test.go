@@ -20,6 +20,7 @@ import (
 
 	"github.com/glasshouse/glasshouse"
 	"github.com/glasshouse/glasshouse/app"
+	"github.com/glasshouse/glasshouse/auth"
 	"github.com/glasshouse/glasshouse/httpapi"
 )
 
@@ -37,8 +38,9 @@ func pngBytes(t *testing.T, w, h int, c color.RGBA) []byte {
 }
 
 type client struct {
-	t   *testing.T
-	url string
+	t     *testing.T
+	url   string
+	token string
 }
 
 func (c client) do(method, path string, body []byte, ctype string) (int, []byte) {
@@ -49,6 +51,9 @@ func (c client) do(method, path string, body []byte, ctype string) (int, []byte)
 	}
 	if ctype != "" {
 		req.Header.Set("Content-Type", ctype)
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -79,9 +84,34 @@ func TestGovernanceRoutes(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer a.Close()
-	srv := httptest.NewServer(httpapi.New(a, httpapi.Options{Logger: slog.New(slog.DiscardHandler)}))
+	srv := httptest.NewServer(httpapi.New(a, httpapi.Options{Logger: slog.New(slog.DiscardHandler), Accounts: a.Auth()}))
 	defer srv.Close()
-	c := client{t, srv.URL}
+	// An admin of the default tenant, an auditor, and an operator.
+	local := auth.LocalPrincipal(glasshouse.DefaultTenant, "test")
+	if _, err := a.Auth().CreateTenant(ctx, local, glasshouse.DefaultTenant, "", ""); err != nil {
+		t.Fatal(err)
+	}
+	tokens := map[auth.Role]string{}
+	for _, r := range []auth.Role{auth.Admin, auth.Auditor, auth.Viewer, auth.Operator} {
+		tenant, by := glasshouse.DefaultTenant, local
+		if r == auth.Operator {
+			tenant, by = "", auth.LocalPrincipal("", "test")
+		}
+		name := "u-" + string(r)
+		if _, err := a.Auth().CreateUser(ctx, by, tenant, name, r, "a long enough password", ""); err != nil {
+			t.Fatal(err)
+		}
+		_, secret, err := a.Auth().CreateToken(ctx, by, name, "t", auth.MaxScope(r), time.Hour, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		tokens[r] = secret
+	}
+	c := client{t, srv.URL, tokens[auth.Admin]}
+	op := client{t, srv.URL, tokens[auth.Operator]}
+	auditor := client{t, srv.URL, tokens[auth.Auditor]}
+	viewer := client{t, srv.URL, tokens[auth.Viewer]}
+	anon := client{t, srv.URL, ""}
 
 	img1, img2 := pngBytes(t, 40, 30, color.RGBA{10, 20, 30, 255}), pngBytes(t, 40, 30, color.RGBA{200, 20, 30, 255})
 	st, b := c.do("POST", "/api/assets?name=one.png&collection=cases", img1, "image/png")
@@ -124,7 +154,10 @@ func TestGovernanceRoutes(t *testing.T) {
 
 	// Operator sets a quota; the tenant reads it; an upload over it is 413.
 	quota := len(img1) + len(img2)/2
-	if st, b := c.do("PUT", "/api/operator/tenants/default/policy", []byte(`{"quota_bytes":`+itoa(quota)+`}`), "application/json"); st != 200 {
+	if st, _ := c.do("PUT", "/api/operator/tenants/default/policy", []byte(`{"quota_bytes":1}`), "application/json"); st != http.StatusForbidden {
+		t.Fatalf("a tenant admin set its own quota: %d", st)
+	}
+	if st, b := op.do("PUT", "/api/operator/tenants/default/policy", []byte(`{"quota_bytes":`+itoa(quota)+`}`), "application/json"); st != 200 {
 		t.Fatalf("set policy: %d %s", st, b)
 	}
 	st, b = c.do("GET", "/api/policy", nil, "")
@@ -164,9 +197,30 @@ func TestGovernanceRoutes(t *testing.T) {
 	if st, b := c.do("GET", "/api/usage?from=2026-13-01", nil, ""); st != 400 {
 		t.Fatalf("bad date: %d %s", st, b)
 	}
-	st, b = c.do("GET", "/api/operator/usage?from="+today+"&to="+today, nil, "")
-	if st != 200 || strings.Contains(string(b), "one.png") {
+	st, b = op.do("GET", "/api/operator/usage?from="+today+"&to="+today, nil, "")
+	var ou glasshouse.OperatorUsage
+	if json.Unmarshal(b, &ou); st != 200 || strings.Contains(string(b), "one.png") || ou.Total == nil || ou.Total.StoredBytes[0].Bytes != int64(len(img1)) {
 		t.Fatalf("operator usage: %d %s", st, b)
+	}
+	if st, _ := c.do("GET", "/api/operator/usage", nil, ""); st != http.StatusForbidden {
+		t.Fatalf("tenant admin reads the operator usage: %d", st)
+	}
+	// Roles: the auditor reads usage and deletion records but sets no
+	// retention; a viewer reads neither; nobody anonymous reads anything.
+	if st, b := auditor.do("GET", "/api/usage", nil, ""); st != 200 {
+		t.Fatalf("auditor usage: %d %s", st, b)
+	}
+	if st, _ := auditor.do("PUT", "/api/retention", []byte(`{"all":true,"days":1}`), "application/json"); st != http.StatusForbidden {
+		t.Fatalf("auditor set retention: %d", st)
+	}
+	if st, _ := viewer.do("GET", "/api/deletions", nil, ""); st != http.StatusForbidden {
+		t.Fatalf("viewer read deletion records: %d", st)
+	}
+	if st, b := viewer.do("GET", "/api/policy", nil, ""); st != 200 {
+		t.Fatalf("viewer reads its tenant's policy: %d %s", st, b)
+	}
+	if st, _ := anon.do("GET", "/api/usage", nil, ""); st != http.StatusUnauthorized {
+		t.Fatalf("anonymous usage: %d", st)
 	}
 }
 

@@ -40,8 +40,8 @@ func TestUsageChart(t *testing.T) {
 	}
 
 	ctx := startBrowser(t)
+	srv.signIn(t, ctx, adminUser)
 	run(t, ctx, 20*time.Second, "open the usage page from the navigation",
-		chromedp.Navigate(srv.URL+"/"),
 		chromedp.WaitVisible(chromedp.ID("nav-usage")),
 		chromedp.Click(chromedp.ID("nav-usage")),
 		chromedp.WaitVisible(chromedp.ID("usage-svg")))
