@@ -213,9 +213,28 @@ func (a *App) Policy(ctx context.Context, actor glasshouse.Actor) (*glasshouse.P
 	return a.db.Policy(ctx, actor.Tenant)
 }
 
-// TenantPolicy returns any tenant's limits (operator).
+// TenantPolicy returns any tenant's limits (operator); ErrNotExist for a
+// tenant that does not exist.
 func (a *App) TenantPolicy(ctx context.Context, tenant glasshouse.TenantID) (*glasshouse.Policy, error) {
+	if err := a.tenantExists(ctx, tenant); err != nil {
+		return nil, err
+	}
 	return a.db.Policy(ctx, tenant)
+}
+
+// tenantExists: the default tenant always does (the embedded mode has no
+// tenant table rows until sign-in is set up); others must have been created.
+func (a *App) tenantExists(ctx context.Context, t glasshouse.TenantID) error {
+	if t == glasshouse.DefaultTenant {
+		return nil
+	}
+	if _, err := a.db.GetTenant(ctx, t); err != nil {
+		if errors.Is(err, glasshouse.ErrNotExist) {
+			return glasshouse.Errorf("policy", glasshouse.ErrNotExist, "no tenant %q", t)
+		}
+		return err
+	}
+	return nil
 }
 
 // SetPolicy sets a tenant's limits (operator). Analyzer names must be ones
@@ -224,6 +243,9 @@ func (a *App) SetPolicy(ctx context.Context, actor glasshouse.Actor, p glasshous
 	const op = "set policy"
 	if p.Tenant == "" {
 		return nil, glasshouse.Errorf(op, glasshouse.ErrInvalid, "no tenant named")
+	}
+	if err := a.tenantExists(ctx, p.Tenant); err != nil {
+		return nil, err
 	}
 	if p.QuotaBytes < 0 {
 		return nil, glasshouse.Errorf(op, glasshouse.ErrInvalid, "quota_bytes must be >= 0 (0: no quota), not %d", p.QuotaBytes)
