@@ -33,6 +33,8 @@ var (
 	ErrUnavailable = errors.New("temporarily unavailable")
 	ErrConflict    = errors.New("conflict")
 	ErrCorrupt     = errors.New("corrupt data")
+	// ErrQuota: storing this would take the tenant over its storage quota.
+	ErrQuota = errors.New("quota exceeded")
 )
 
 // Error carries the operation that failed, its kind (one of the sentinels
@@ -96,6 +98,8 @@ func ErrorCode(err error) string {
 		return "unsupported_media"
 	case errors.Is(err, ErrPermission):
 		return "permission_denied"
+	case errors.Is(err, ErrQuota):
+		return "quota_exceeded"
 	case errors.Is(err, ErrTooLarge):
 		return "too_large"
 	case errors.Is(err, ErrUnavailable):
@@ -346,6 +350,9 @@ const (
 	JobRunning JobState = "running"
 	JobDone    JobState = "done"
 	JobFailed  JobState = "failed" // gave up after MaxAttempts
+	// JobSkipped is a run that did not happen by policy (the tenant may not
+	// use the analyzer); AnalyzerRun.Error says why.
+	JobSkipped JobState = "skipped"
 )
 
 // Job is one unit of work: run analyzer Kind (at Version) on Asset.

@@ -49,6 +49,20 @@ type Store interface {
 	PatchAsset(ctx context.Context, a *glasshouse.Asset, ev glasshouse.AuditEvent) error
 	AssetsWithoutJob(ctx context.Context, kind, version string, mediaKinds []glasshouse.MediaKind, limit int) ([]glasshouse.Job, error)
 	Close() error
+
+	// Retention, legal holds, deletion records, policy and usage.
+	SetRetention(ctx context.Context, r glasshouse.RetentionRule, ev glasshouse.AuditEvent) error
+	DeleteRetention(ctx context.Context, tenant glasshouse.TenantID, all bool, collection string, ev glasshouse.AuditEvent) error
+	RetentionRules(ctx context.Context, tenant glasshouse.TenantID) ([]glasshouse.RetentionRule, error)
+	DueAssets(ctx context.Context, now time.Time) ([]sqlite.DueAsset, error)
+	SetHold(ctx context.Context, h glasshouse.Hold, ev glasshouse.AuditEvent) error
+	ReleaseHold(ctx context.Context, tenant glasshouse.TenantID, scope, target string, ev glasshouse.AuditEvent) error
+	Holds(ctx context.Context, tenant glasshouse.TenantID) ([]glasshouse.Hold, error)
+	DeletionRecords(ctx context.Context, tenant glasshouse.TenantID, from, to time.Time) ([]glasshouse.DeletionRecord, error)
+	Policy(ctx context.Context, tenant glasshouse.TenantID) (*glasshouse.Policy, error)
+	SetPolicy(ctx context.Context, p *glasshouse.Policy, ev glasshouse.AuditEvent) error
+	Tenants(ctx context.Context) ([]glasshouse.TenantID, error)
+	UsageReport(ctx context.Context, tenant glasshouse.TenantID, from, to time.Time) (*glasshouse.Usage, error)
 }
 
 // Config configures an App. Zero values get sensible defaults.
@@ -77,6 +91,12 @@ type Config struct {
 	Redactor Redactor
 	// Auth tunes sessions, tokens and sign-in rate limits.
 	Auth auth.Config
+	// AllowedTypes limits ingest to these media types ("video/mp4",
+	// "image/*"); empty: every supported type.
+	AllowedTypes []string
+	// Preflight bounds picture size, duration and streams, checked before
+	// anything is decoded; zero fields take media.DefaultPreflight.
+	Preflight media.PreflightLimits
 	// SoleWorker says this process is the only worker (embedded mode): on
 	// start, jobs left running by a killed process are requeued at once
 	// instead of waiting for their leases to expire.
@@ -118,6 +138,9 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 	}
 	if cfg.MaxAttempts <= 0 {
 		cfg.MaxAttempts = 3
+	}
+	if err := media.CheckAllowList(cfg.AllowedTypes); err != nil {
+		return nil, fmt.Errorf("app.Open: allowed types: %w", err)
 	}
 	if cfg.Limits == (media.Limits{}) {
 		cfg.Limits = media.Limits{Timeout: 2 * time.Minute, MaxBytes: 4 << 30}

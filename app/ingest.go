@@ -6,66 +6,22 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/google/uuid"
 
 	"github.com/glasshouse/glasshouse"
 	"github.com/glasshouse/glasshouse/media"
+	"github.com/glasshouse/glasshouse/names"
 )
 
-// SanitizeName turns a client-supplied file name into a safe display name:
-// directory parts ("../", "a/b", "C:\x") are dropped, and names with control
-// characters or invalid UTF-8 are refused with an ErrInvalid error.
-func SanitizeName(name string) (string, error) {
-	const op = "ingest"
-	if !utf8.ValidString(name) {
-		return "", glasshouse.Errorf(op, glasshouse.ErrInvalid, "file name %q is not valid UTF-8", name)
-	}
-	for _, r := range name {
-		if unicode.IsControl(r) {
-			return "", glasshouse.Errorf(op, glasshouse.ErrInvalid, "file name %q contains control character %U", name, r)
-		}
-	}
-	name = strings.ReplaceAll(name, "\\", "/")
-	if i := strings.LastIndex(name, "/"); i >= 0 {
-		name = name[i+1:]
-	}
-	name = strings.TrimSpace(name)
-	if name == "" || name == "." || name == ".." {
-		return "", glasshouse.Errorf(op, glasshouse.ErrInvalid, "file name is empty once directory parts are removed")
-	}
-	if len(name) > 255 {
-		// cut at a rune boundary, keep the extension
-		ext := filepath.Ext(name)
-		if len(ext) > 16 {
-			ext = ""
-		}
-		b := name[:255-len(ext)]
-		for !utf8.ValidString(b) {
-			b = b[:len(b)-1]
-		}
-		name = b + ext
-	}
-	return name, nil
-}
+// SanitizeName turns a client-supplied file name into a safe display name
+// (see names.Sanitize).
+func SanitizeName(name string) (string, error) { return names.Sanitize(name) }
 
-// ValidCollection checks a collection name.
-func ValidCollection(c string) error {
-	if len(c) > 128 {
-		return glasshouse.Errorf("ingest", glasshouse.ErrInvalid, "collection name longer than 128 bytes")
-	}
-	for _, r := range c {
-		if unicode.IsControl(r) || r == '/' || r == '\\' {
-			return glasshouse.Errorf("ingest", glasshouse.ErrInvalid, "collection %q contains %q; use letters, digits, spaces, - _ .", c, r)
-		}
-	}
-	return nil
-}
+// ValidCollection checks a collection name (see names.ValidCollection).
+func ValidCollection(c string) error { return names.ValidCollection(c) }
 
 // Ingest stores body as a new asset of the actor's tenant. It returns after
 // the blob is durable and the asset row, its jobs and the audit event are
@@ -101,6 +57,12 @@ func (a *App) Ingest(ctx context.Context, actor glasshouse.Actor, name, collecti
 	if err != nil {
 		return nil, false, fmt.Errorf("%s %q: %w", op, clean, err)
 	}
+	if err := media.CheckTypeAllowed(mime, a.cfg.AllowedTypes); err != nil {
+		return nil, false, fmt.Errorf("%s %q: %w", op, clean, err)
+	}
+	if err := media.PreflightHeader(head, mime, a.cfg.Preflight); err != nil {
+		return nil, false, fmt.Errorf("%s %q: %w", op, clean, err)
+	}
 	path, cleanup, err := a.localPath(ctx, ref)
 	if err != nil {
 		return nil, false, fmt.Errorf("%s %q: %w", op, clean, err)
@@ -108,6 +70,10 @@ func (a *App) Ingest(ctx context.Context, actor glasshouse.Actor, name, collecti
 	defer cleanup()
 	pi, err := media.Probe(ctx, a.cfg.Limits, path)
 	if err != nil {
+		return nil, false, fmt.Errorf("%s %q: %w", op, clean, err)
+	}
+	// Sizes, duration and streams from the headers, before any decoding.
+	if err := media.Preflight(pi, kind, a.cfg.Preflight); err != nil {
 		return nil, false, fmt.Errorf("%s %q: %w", op, clean, err)
 	}
 	if err := media.Validate(ctx, a.cfg.Limits, path, kind, pi); err != nil {
@@ -157,11 +123,21 @@ func (a *App) Ingest(ctx context.Context, actor glasshouse.Actor, name, collecti
 		a.log.Warn("poster failed", "name", clean, "err", err)
 	}
 
+	policy, err := a.db.Policy(ctx, actor.Tenant)
+	if err != nil {
+		return nil, false, fmt.Errorf("%s %q: policy: %w", op, clean, err)
+	}
 	var jobs []glasshouse.Job
+	var skipped []glasshouse.Analyzer
 	for _, an := range a.cfg.Analyzers {
-		if an.Accepts(kind) {
-			jobs = append(jobs, glasshouse.Job{Tenant: actor.Tenant, Asset: asset.ID, Kind: an.Name(), Version: an.Version(), MaxAttempts: a.cfg.MaxAttempts})
+		if !an.Accepts(kind) {
+			continue
 		}
+		if !policy.AllowsAnalyzer(an.Name()) {
+			skipped = append(skipped, an)
+			continue
+		}
+		jobs = append(jobs, glasshouse.Job{Tenant: actor.Tenant, Asset: asset.ID, Kind: an.Name(), Version: an.Version(), MaxAttempts: a.cfg.MaxAttempts})
 	}
 	ev := glasshouse.NewEvent(actor, "upload", string(asset.ID), map[string]any{
 		"name": clean, "hash": ref, "size": size, "media_type": mime, "collection": collection,
@@ -175,6 +151,12 @@ func (a *App) Ingest(ctx context.Context, actor glasshouse.Actor, name, collecti
 			}
 		}
 		return nil, false, fmt.Errorf("%s %q: catalog: %w", op, clean, err)
+	}
+	for _, an := range skipped {
+		run := skippedRun(an, policy)
+		if err := a.db.RecordRun(ctx, actor.Tenant, asset.ID, run); err != nil {
+			a.log.Warn("record skipped analyzer", "asset", asset.ID, "analyzer", an.Name(), "err", err)
+		}
 	}
 	if err := a.indexNameAndNote(ctx, asset); err != nil {
 		a.log.Warn("index name failed", "asset", asset.ID, "err", err)

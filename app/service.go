@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 
@@ -101,35 +100,6 @@ func (a *App) OpenBlob(ctx context.Context, actor glasshouse.Actor, ref glasshou
 		mt = as.MediaType
 	}
 	return a.openRef(ctx, ref, mt, ref.Hex()[:16]+".jpg", as)
-}
-
-// DeleteAsset deletes an asset, its results, index entries and (unless
-// another asset uses it) its blobs. The deletion record stays in the audit log.
-func (a *App) DeleteAsset(ctx context.Context, actor glasshouse.Actor, id glasshouse.AssetID) error {
-	as, err := a.db.GetAsset(ctx, actor.Tenant, id)
-	if err != nil {
-		return err
-	}
-	ev := glasshouse.NewEvent(actor, "delete", string(id), map[string]any{"name": as.Name, "hash": as.Hash, "size": as.Size})
-	orphans, err := a.db.DeleteAsset(ctx, actor.Tenant, id, ev)
-	if err != nil {
-		return err
-	}
-	if err := a.index.Delete(ctx, id); err != nil {
-		a.log.Error("delete index entries", "asset", id, "err", err)
-	}
-	for _, ref := range orphans {
-		a.mu.Lock()
-		busy := a.pending[ref] > 0
-		a.mu.Unlock()
-		if busy {
-			continue
-		}
-		if err := a.blobs.Delete(ctx, ref); err != nil && !errors.Is(err, glasshouse.ErrNotExist) {
-			a.log.Error("delete blob", "ref", ref, "err", err)
-		}
-	}
-	return nil
 }
 
 // Jobs lists the jobs of one asset, or of the tenant when id is empty.

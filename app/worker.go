@@ -122,6 +122,15 @@ func (a *App) runJob(ctx context.Context, l *glasshouse.Lease) {
 		_ = a.db.Nack(ctx, l, time.Minute, fmt.Errorf("no analyzer %q in this process", job.Kind))
 		return
 	}
+	// The tenant's policy may have changed since the job was queued.
+	if p, err := a.db.Policy(ctx, job.Tenant); err == nil && !p.AllowsAnalyzer(job.Kind) {
+		if err := a.db.RecordRun(ctx, job.Tenant, job.Asset, skippedRun(an, p)); err != nil && !errors.Is(err, glasshouse.ErrNotExist) {
+			log.Warn("record skipped analyzer", "err", err)
+		}
+		_ = a.db.Ack(context.WithoutCancel(ctx), l)
+		log.Info("job skipped by policy")
+		return
+	}
 	jctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var hb sync.WaitGroup
@@ -195,8 +204,18 @@ func (a *App) analyze(ctx context.Context, an glasshouse.Analyzer, l *glasshouse
 		return err
 	}
 	// Derived analyzers (keywords) read what is stored now.
+	policy, err := a.db.Policy(ctx, as.Tenant)
+	if err != nil {
+		return err
+	}
 	for _, d := range a.derived {
 		if !d.Accepts(as.Kind) {
+			continue
+		}
+		if !policy.AllowsAnalyzer(d.Name()) {
+			if err := a.db.RecordRun(ctx, as.Tenant, as.ID, skippedRun(d, policy)); err != nil {
+				a.log.Warn("record skipped analyzer", "analyzer", d.Name(), "err", err)
+			}
 			continue
 		}
 		prior, err := a.insights(ctx, as)

@@ -29,7 +29,7 @@ func statusFor(code string) int {
 		return http.StatusBadRequest
 	case "unsupported_media":
 		return http.StatusUnsupportedMediaType
-	case "too_large":
+	case "too_large", "quota_exceeded":
 		return http.StatusRequestEntityTooLarge
 	case "permission_denied":
 		return http.StatusForbidden

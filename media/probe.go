@@ -3,7 +3,6 @@ package media
 import (
 	"context"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -69,11 +68,10 @@ func Probe(ctx context.Context, l Limits, path string) (*glasshouse.ProbeInfo, e
 		}
 		return nil, glasshouse.E(op, glasshouse.ErrCorrupt, err, "ffprobe cannot read the file as media (corrupt or unknown format)")
 	}
-	var raw ffprobeOut
-	if err := json.Unmarshal(out, &raw); err != nil {
-		return nil, glasshouse.E(op, glasshouse.ErrCorrupt, err, "unreadable ffprobe output")
+	pi, err := ParseProbe(out)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
 	}
-	pi := convertProbe(&raw)
 	if len(pi.Streams) == 0 {
 		return nil, glasshouse.Errorf(op, glasshouse.ErrUnsupported, "file (%s) has no streams", pi.Format)
 	}
@@ -217,6 +215,12 @@ func secondsToMS(s string) int64 {
 	f, err := strconv.ParseFloat(s, 64)
 	if err != nil || f < 0 || math.IsNaN(f) || math.IsInf(f, 0) {
 		return 0
+	}
+	// Absurd durations (1e30 s) would overflow into negative milliseconds
+	// and slip past the duration limit as "corrupt": clamp them (found by
+	// FuzzParseProbe).
+	if f*1000 >= math.MaxInt64 {
+		return math.MaxInt64
 	}
 	return int64(math.Round(f * 1000))
 }

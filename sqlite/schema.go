@@ -163,7 +163,65 @@ CREATE TABLE gh_tokens (
 ) STRICT;
 CREATE INDEX gh_tokens_tenant ON gh_tokens (tenant, user, created DESC);
 `,
-	// redact: redaction plans (one per asset) and renders of redacted
+	// 4: retention rules, legal holds, deletion records, tenant policy
+	// limits, and an index for the usage report's audit counts. Depends on
+	// migration 1 only (gh_assets, gh_audit), so it may run before or after
+	// the migrations of other features.
+	`
+CREATE TABLE gh_retention (
+	tenant     TEXT NOT NULL CHECK (tenant <> ''),
+	scope      TEXT NOT NULL CHECK (scope IN ('tenant', 'collection')),
+	collection TEXT NOT NULL DEFAULT '',   -- '' for scope 'tenant'
+	days       INTEGER NOT NULL CHECK (days > 0),
+	set_by     TEXT NOT NULL DEFAULT '',
+	updated    INTEGER NOT NULL,
+	PRIMARY KEY (tenant, scope, collection)
+) STRICT;
+
+-- Legal holds on one asset or a whole collection. gh_assets.legal_hold
+-- mirrors the asset holds.
+CREATE TABLE gh_holds (
+	tenant TEXT NOT NULL CHECK (tenant <> ''),
+	scope  TEXT NOT NULL CHECK (scope IN ('asset', 'collection')),
+	target TEXT NOT NULL,
+	reason TEXT NOT NULL CHECK (reason <> ''),
+	set_by TEXT NOT NULL DEFAULT '',
+	since  INTEGER NOT NULL,
+	PRIMARY KEY (tenant, scope, target)
+) STRICT;
+
+-- What stays of a deleted asset; written with the deletion and its audit
+-- event. Sizes and times also give the stored-bytes series of the usage
+-- report.
+CREATE TABLE gh_deletions (
+	id          INTEGER PRIMARY KEY AUTOINCREMENT,
+	tenant      TEXT NOT NULL,
+	asset       TEXT NOT NULL,
+	name        TEXT NOT NULL,
+	hash        TEXT NOT NULL,
+	size        INTEGER NOT NULL,
+	kind        TEXT NOT NULL,
+	collection  TEXT NOT NULL,
+	duration_ms INTEGER NOT NULL DEFAULT 0,
+	created     INTEGER NOT NULL,  -- when the asset was stored, Unix ns
+	deleted     INTEGER NOT NULL,  -- Unix ns
+	actor       TEXT NOT NULL,
+	reason      TEXT NOT NULL CHECK (reason IN ('user', 'retention')),
+	audit_seq   INTEGER NOT NULL
+) STRICT;
+CREATE INDEX gh_deletions_tenant ON gh_deletions (tenant, deleted);
+
+CREATE TABLE gh_policy (
+	tenant      TEXT PRIMARY KEY CHECK (tenant <> ''),
+	quota_bytes INTEGER NOT NULL DEFAULT 0 CHECK (quota_bytes >= 0),
+	analyzers   TEXT,              -- JSON array of names; NULL: all
+	set_by      TEXT NOT NULL DEFAULT '',
+	updated     INTEGER NOT NULL
+) STRICT;
+
+CREATE INDEX gh_audit_usage ON gh_audit (tenant, action, time);
+`,
+	// 5, redact: redaction plans (one per asset) and renders of redacted
 	// copies. Depends on gh_assets only. Renders outlive their source
 	// asset: the manifest is the record of what was published.
 	`

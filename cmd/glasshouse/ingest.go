@@ -50,6 +50,8 @@ func cmdIngest(ctx context.Context, e *env, args []string) error {
 	asJSON := fs.Bool("json", false, "print one JSON object per file instead of a table")
 	analyze := fs.Bool("analyze", false, "with --data: also run the analyzers now, before returning")
 	noProgress := fs.Bool("no-progress", false, "do not draw the progress bar")
+	var lim limitFlags
+	lim.register(fs)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -81,6 +83,7 @@ func cmdIngest(ctx context.Context, e *env, args []string) error {
 	} else {
 		cfg := b.config()
 		cfg.Logger = e.log
+		lim.apply(&cfg)
 		var set *analyzerSet
 		if *analyze {
 			set = buildAnalyzers(e.log, b)

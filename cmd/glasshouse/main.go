@@ -41,6 +41,10 @@ func commands() []command {
 		{"user", "add, list, change or disable users (in a data folder)", cmdUser},
 		{"tenant", "add or list tenants", cmdTenant},
 		{"token", "create, list or revoke API tokens", cmdToken},
+		{"usage", "usage report: stored bytes per day, media hours, analyses, searches, exports (table, JSON, CSV)", cmdUsage},
+		{"retention", "list, set and remove retention rules; sweep once", cmdRetention},
+		{"hold", "place, release and list legal holds", cmdHold},
+		{"policy", "show or set a tenant's storage quota and allowed analyzers", cmdPolicy},
 		{"eval", "measure analyzer accuracy against ground truth", cmdEval},
 		{"version", "print the version", cmdVersion},
 	}

@@ -26,10 +26,14 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	secure := fs.Bool("secure-cookies", true, "mark the session cookie Secure (HTTPS only; browsers also accept it from http://localhost and 127.0.0.1); set false only to reach the server over plain HTTP from another host")
 	idle := fs.Duration("session-idle", 2*time.Hour, "sign a browser out after this long without a request")
 	maxAge := fs.Duration("session-max", 12*time.Hour, "sign a browser out this long after sign-in, however busy")
+	retention := fs.Duration("retention-interval", time.Hour, "how often to delete assets past their retention rule (0: never; `glasshouse retention sweep` runs it once)")
+	var lim limitFlags
+	lim.register(fs)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	cfg := b.config()
+	lim.apply(&cfg)
 	cfg.Logger = e.log
 	cfg.Workers = *workers
 	cfg.Lease = *lease
@@ -73,6 +77,13 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 			if err := a.Run(wctx); err != nil {
 				e.log.Error("workers stopped", "err", err)
 			}
+		}()
+	}
+	if *retention > 0 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			a.RunRetention(wctx, *retention)
 		}()
 	}
 	errc := make(chan error, 1)

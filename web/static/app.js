@@ -179,6 +179,8 @@ function route() {
     showRedact(r.parts[1]);
   } else if (r.parts[0] === "admin") {
     showAdmin();
+  } else if (r.parts[0] === "usage") {
+    showUsage(r.params.get("from") || "", r.params.get("to") || "");
   } else if (r.parts[0] === "asset" && r.parts[1]) {
     const t = r.params.has("t") ? parseFloat(r.params.get("t")) : null;
     showAsset(r.parts[1], t !== null && isFinite(t) && t >= 0 ? t : null);
@@ -201,6 +203,7 @@ function setView(name) {
   $("assets-section").hidden = name !== "home";
   $("audit-section").hidden = name !== "audit";
   $("redact-section").hidden = name !== "redact";
+  $("usage-section").hidden = name !== "usage";
   if (name !== "asset") stopPlayer();
   if (name !== "redact" && typeof stopRedact === "function") stopRedact();
 }
@@ -232,6 +235,117 @@ async function showAudit() {
       el("td", { class: "hash", title: e.hash, text: e.hash.slice(0, 12) + "…" })));
   }
   if (!evs.length) body.append(el("tr", {}, el("td", { colspan: 7, text: "No events yet." })));
+}
+
+// ---------------------------------------------------------------------------
+// Usage
+
+// New SVG elements take the namespace of the chart's <svg> in the page (as
+// the HTML parser set it), so no namespace URL appears here.
+function svg(tag, attrs, ...children) {
+  const e = document.createElementNS($("usage-svg").namespaceURI, tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (k === "text") e.textContent = v;
+    else e.setAttribute(k, String(v));
+  }
+  for (const c of children) e.append(c);
+  return e;
+}
+
+function fmtBytes(n) {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+  let i = 0;
+  while (n >= 1024 && i < units.length - 1) { n /= 1024; i++; }
+  return (i ? n.toFixed(1) : String(n)) + " " + units[i];
+}
+
+function isoDay(d) { return d.toISOString().slice(0, 10); }
+
+// usageChart draws the stored bytes per day as a bar chart (hand-written
+// SVG): one bar per day, its height proportional to the bytes, with a
+// tooltip and data attributes carrying the exact figures.
+function usageChart(series) {
+  const W = 720, H = 240, left = 70, bottom = 36, top = 12, right = 8;
+  const max = Math.max(1, ...series.map((d) => d.bytes));
+  const n = Math.max(1, series.length);
+  const bw = (W - left - right) / n;
+  const y = (b) => top + (H - top - bottom) * (1 - b / max);
+  const chart = $("usage-svg");
+  chart.replaceChildren();
+  chart.setAttribute("viewBox", `0 0 ${W} ${H}`);
+  chart.setAttribute("data-max", String(max));
+  chart.append(svg("line", { x1: left, y1: H - bottom, x2: W - right, y2: H - bottom, class: "axis" }));
+  chart.append(svg("line", { x1: left, y1: top, x2: left, y2: H - bottom, class: "axis" }));
+  chart.append(svg("text", { x: left - 6, y: top + 4, "text-anchor": "end", class: "tick", text: fmtBytes(max) }));
+  chart.append(svg("text", { x: left - 6, y: H - bottom, "text-anchor": "end", class: "tick", text: "0" }));
+  series.forEach((d, i) => {
+    const h = (H - top - bottom) - (y(d.bytes) - top);
+    const bar = svg("rect", { class: "bar", x: left + i * bw + bw * 0.1, y: y(d.bytes), width: Math.max(1, bw * 0.8), height: Math.max(0, h),
+      "data-day": d.day, "data-bytes": d.bytes });
+    bar.append(svg("title", { text: d.day + ": " + fmtBytes(d.bytes) + " (" + d.bytes + " bytes)" }));
+    chart.append(bar);
+  });
+  if (series.length) {
+    chart.append(svg("text", { x: left, y: H - 12, class: "tick", text: series[0].day }));
+    chart.append(svg("text", { x: W - right, y: H - 12, "text-anchor": "end", class: "tick", text: series[series.length - 1].day }));
+  }
+  return chart;
+}
+
+async function showUsage(from, to) {
+  setView("usage");
+  document.title = "Usage – glasshouse";
+  $("usage-heading").focus();
+  const today = new Date();
+  if (!to) to = isoDay(today);
+  if (!from) from = isoDay(new Date(Date.parse(to) - 29 * 86400000));
+  $("usage-from").value = from;
+  $("usage-to").value = to;
+  const q = new URLSearchParams({ from, to });
+  $("usage-csv").href = "/api/usage?format=csv&" + q.toString();
+  let u;
+  try {
+    u = await api("/api/usage?" + q.toString());
+  } catch (err) {
+    say("Could not read the usage report: " + err.message, true);
+    $("usage-svg").replaceChildren();
+    return;
+  }
+  usageChart(u.stored_bytes || []);
+  const kinds = $("usage-kinds-body");
+  kinds.replaceChildren();
+  for (const k of u.kinds || []) {
+    kinds.append(el("tr", {},
+      el("th", { scope: "row", text: k.kind }),
+      el("td", { class: "num", text: String(k.assets) }),
+      el("td", { class: "num", text: fmtBytes(k.bytes) }),
+      el("td", { class: "num", text: k.media_hours.toFixed(2) })));
+  }
+  if (!(u.kinds || []).length) kinds.append(el("tr", {}, el("td", { colspan: 4, text: "Nothing stored." })));
+  const counts = $("usage-counts");
+  counts.replaceChildren();
+  const add = (k, v) => counts.append(el("dt", { text: k }), el("dd", { text: String(v) }));
+  add("Uploads", u.uploads);
+  add("Searches", u.searches);
+  add("Exports", u.exports);
+  add("Deletions", u.deletions);
+  const an = Object.entries(u.analyses || {}).sort();
+  add("Analyses", an.length ? an.map(([n, c]) => n + " " + c).join(", ") : "0");
+  const pol = $("usage-policy");
+  pol.replaceChildren();
+  try {
+    const [p, rules, holds] = await Promise.all([api("/api/policy"), api("/api/retention"), api("/api/holds")]);
+    pol.append(el("li", { text: "Storage quota: " + (p.quota_bytes ? fmtBytes(p.quota_bytes) : "none") }));
+    pol.append(el("li", { text: "Analyzers: " + (p.analyzers ? (p.analyzers.join(", ") || "none") : "all") }));
+    for (const r of rules || []) {
+      pol.append(el("li", { text: "Retention: " + (r.all ? "all collections" : "collection \u201c" + r.collection + "\u201d") + ", delete after " + r.days + " days" }));
+    }
+    for (const h of holds || []) {
+      pol.append(el("li", { text: "Legal hold on " + h.scope + " " + h.target + ": " + h.reason }));
+    }
+  } catch (err) {
+    pol.append(el("li", { text: "Policy not readable: " + err.message }));
+  }
 }
 
 function showHome() {
@@ -960,6 +1074,7 @@ function signedIn() {
   document.querySelector("nav.mainnav").hidden = false;
   $("search-form").hidden = !can("assets.read");
   $("nav-audit").parentElement.hidden = !can("audit.read");
+  $("nav-usage").parentElement.hidden = !can("usage.read");
   $("upload-section").hidden = !can("assets.write");
   if (can("assets.read") && !jobStream) jobStream = followJobs();
   route();
@@ -1075,6 +1190,10 @@ async function init() {
   $("search-next").addEventListener("click", () => {
     const c = searchState.cursors[searchState.page + 1];
     if (c) go(searchHash(searchState.q, c));
+  });
+  $("usage-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    go("#/usage?" + new URLSearchParams({ from: $("usage-from").value, to: $("usage-to").value }).toString());
   });
   $("filter-form").addEventListener("submit", (ev) => {
     ev.preventDefault();
