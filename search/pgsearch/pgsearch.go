@@ -694,7 +694,6 @@ func wordSpans(s string) []span {
 	return out
 }
 
-
 // snippet marks the words of text that m matches and, for long text, cuts
 // a window of about n words around the densest matches, with "…" where
 // text was cut (as FTS5 snippet() does).
