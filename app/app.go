@@ -21,7 +21,6 @@ import (
 	"github.com/glasshouse/glasshouse/blobstore"
 	"github.com/glasshouse/glasshouse/media"
 	"github.com/glasshouse/glasshouse/search"
-	"github.com/glasshouse/glasshouse/sqlite"
 )
 
 // Version is the glasshouse version reported by the status endpoint.
@@ -136,18 +135,12 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 	if err != nil {
 		return nil, fmt.Errorf("app.Open: blobs %s: %w", redact(cfg.BlobsURL), err)
 	}
-	db, err := sqlite.Open(ctx, cfg.DBURL, cfg.Logger)
+	db, idx, err := openDB(ctx, cfg.DBURL, cfg.Logger)
 	if err != nil {
 		a.blobs.Close()
 		return nil, fmt.Errorf("app.Open: db %s: %w", redact(cfg.DBURL), err)
 	}
 	a.db = db
-	idx, err := openIndex(ctx, db)
-	if err != nil {
-		db.Close()
-		a.blobs.Close()
-		return nil, fmt.Errorf("app.Open: search index: %w", err)
-	}
 	a.index = idx
 	return a, nil
 }

@@ -109,6 +109,10 @@ func (db *DB) Pool() *pgxpool.Pool { return db.pool }
 // placeholders through Conn.
 func (db *DB) SQL() *Conn { return db.r }
 
+// StdDB returns the database/sql handle on the pool ($N placeholders), for
+// the search index.
+func (db *DB) StdDB() *sql.DB { return db.sqldb }
+
 // Close closes the pool.
 func (db *DB) Close() error {
 	db.once.Do(func() {
