@@ -31,11 +31,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"gocloud.dev/blob"
@@ -236,6 +238,13 @@ func kindOf(err error) error {
 		return glasshouse.ErrNotExist
 	case errors.Is(err, os.ErrPermission):
 		return glasshouse.ErrPermission
+	}
+	// An object store that cannot be reached (refused, reset, timed out)
+	// is unavailable, not broken: callers answer 503 and retry later.
+	var ne net.Error
+	if errors.As(err, &ne) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, syscall.EPIPE) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return glasshouse.ErrUnavailable
 	}
 	switch gcerrors.Code(err) {
 	case gcerrors.NotFound:

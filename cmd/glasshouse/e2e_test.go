@@ -21,6 +21,9 @@ import (
 	"time"
 
 	_ "modernc.org/sqlite"
+
+	"github.com/glasshouse/glasshouse/internal/pgtest"
+	"github.com/glasshouse/glasshouse/internal/s3test"
 )
 
 // binary is built once per test run, for the tests that need a real process
@@ -38,7 +41,8 @@ func TestMain(m *testing.M) {
 		fmt.Fprintf(os.Stderr, "build glasshouse: %v\n%s", err, out)
 		os.Exit(1)
 	}
-	code := m.Run()
+	code := pgtest.Main(m)
+	s3test.StopShared()
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
