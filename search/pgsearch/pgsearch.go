@@ -183,23 +183,56 @@ func (x *Index) tx(ctx context.Context, op string, fn func(*sql.Tx) error) error
 	return nil
 }
 
+// insert upserts segs with one statement per 1000 (arrays unnested), so a
+// bulk load is not one round trip per segment.
 func insert(ctx context.Context, tx *sql.Tx, segs []glasshouse.Segment) error {
+	type key struct {
+		asset, source, kind string
+		start, end, h       int64
+	}
+	// One statement must not touch a row twice: the last of duplicates wins.
+	last := map[key]int{}
 	for i := range segs {
 		s := &segs[i]
-		text := strings.ReplaceAll(search.CleanText(s.Text), "\x00", " ")
-		h := textHash(text)
+		h := textHash(cleanText(s.Text))
+		last[key{string(s.Asset), s.Source, s.Kind, s.StartMS, s.EndMS, h}] = i
+	}
+	idx := make([]int, 0, len(last))
+	for _, i := range last {
+		idx = append(idx, i)
+	}
+	sort.Ints(idx)
+	for len(idx) > 0 {
+		chunk := idx[:min(len(idx), 1000)]
+		idx = idx[len(chunk):]
+		n := len(chunk)
+		var (
+			tenant, asset, coll, mk, kind, source, text, tsv = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+			start, end, created, th                          = make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
+			conf                                             = make([]float64, n)
+		)
+		for j, i := range chunk {
+			s := &segs[i]
+			t := cleanText(s.Text)
+			tenant[j], asset[j], coll[j], mk[j], kind[j], source[j] = string(s.Tenant), string(s.Asset), s.Collection, string(s.MediaKind), s.Kind, s.Source
+			start[j], end[j], created[j], th[j], conf[j] = s.StartMS, s.EndMS, createdMS(s.Created), textHash(t), s.Confidence
+			text[j], tsv[j] = t, tsvectorLiteral(t)
+		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO search_seg (tenant, asset, collection, media_kind, kind, source, start_ms, end_ms, confidence, created, thash, text, tsv)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13::tsvector)
+			SELECT t, a, c, mk, k, src, st, en, cf, cr, th, tx, tv::tsvector
+			FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::bigint[], $9::float8[], $10::bigint[], $11::bigint[], $12::text[], $13::text[])
+				AS u(t, a, c, mk, k, src, st, en, cf, cr, th, tx, tv)
 			ON CONFLICT (asset, source, kind, start_ms, end_ms, thash) DO UPDATE SET tenant = excluded.tenant, collection = excluded.collection,
 				media_kind = excluded.media_kind, confidence = excluded.confidence, created = excluded.created`,
-			string(s.Tenant), string(s.Asset), s.Collection, string(s.MediaKind), s.Kind, s.Source, s.StartMS, s.EndMS, s.Confidence,
-			createdMS(s.Created), h, text, tsvectorLiteral(text))
+			tenant, asset, coll, mk, kind, source, start, end, conf, created, th, text, tsv)
 		if err != nil {
-			return fmt.Errorf("upsert segment: %w", err)
+			return fmt.Errorf("upsert segments: %w", err)
 		}
 	}
 	return nil
 }
+
+func cleanText(s string) string { return strings.ReplaceAll(search.CleanText(s), "\x00", " ") }
 
 // ReplaceAsset replaces the asset's segments from source by segs.
 func (x *Index) ReplaceAsset(ctx context.Context, tenant glasshouse.TenantID, asset glasshouse.AssetID, source string, segs []glasshouse.Segment) error {
