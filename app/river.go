@@ -47,6 +47,10 @@ func (a *App) runRiver(ctx context.Context, db *postgres.DB) error {
 		DiscardedJobRetentionPeriod: -1,
 		CancelledJobRetentionPeriod: -1,
 		FetchPollInterval:           500 * time.Millisecond,
+		// River fetches again at most every FetchCooldown (default
+		// 100 ms, i.e. 10 jobs/s per idle slot); short analyses would
+		// wait on it.
+		FetchCooldown: 5 * time.Millisecond,
 	})
 	if err != nil {
 		return fmt.Errorf("worker: river client: %w", err)
