@@ -6,6 +6,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/glasshouse/glasshouse/auth"
 )
 
 type openapiDocument struct {
@@ -68,9 +70,13 @@ func TestOpenAPICoversRoutes(t *testing.T) {
 			OperationID string                     `json:"operationId"`
 			Parameters  []openapiParam             `json:"parameters"`
 			Responses   map[string]json.RawMessage `json:"responses"`
+			Permission  string                     `json:"x-permission"`
 		}
 		if err := json.Unmarshal(opRaw, &op); err != nil {
 			t.Fatalf("%s: %v", key, err)
+		}
+		if op.Permission != string(rt.Perm) {
+			t.Errorf("%s: x-permission %q, route requires %q", key, op.Permission, rt.Perm)
 		}
 		if op.OperationID == "" || len(op.Responses) == 0 {
 			t.Errorf("%s: needs an operationId and responses", key)
@@ -169,5 +175,19 @@ func TestOpenAPIServed(t *testing.T) {
 	doc, _ := loadOpenAPI(t, rr.Body.Bytes())
 	if !strings.HasPrefix(doc.OpenAPI, "3.0.") || len(doc.Paths) == 0 {
 		t.Errorf("served document: openapi %q, %d paths", doc.OpenAPI, len(doc.Paths))
+	}
+}
+
+// TestEveryRouteHasPermission: a route without a known permission would be
+// refused to everybody (or, worse, left open by mistake), so none may lack one.
+func TestEveryRouteHasPermission(t *testing.T) {
+	known := map[auth.Permission]bool{}
+	for _, p := range auth.All() {
+		known[p] = true
+	}
+	for _, rt := range (&api{}).routes() {
+		if !known[rt.Perm] {
+			t.Errorf("%s %s: permission %q is not one of auth.All()", rt.Method, rt.Pattern, rt.Perm)
+		}
 	}
 }

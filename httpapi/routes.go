@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/glasshouse/glasshouse"
+	"github.com/glasshouse/glasshouse/auth"
 	"github.com/glasshouse/glasshouse/search"
 )
 
@@ -18,30 +19,33 @@ type route struct {
 	Method  string
 	Pattern string
 	Handler http.HandlerFunc
+	// Perm is the permission a caller needs; every route names one
+	// (auth.Public for routes open to anybody).
+	Perm auth.Permission
 }
 
 // routes is the route table.
 func (a *api) routes() []route {
 	return []route{
-		{http.MethodPost, "/api/assets", a.upload},
-		{http.MethodGet, "/api/assets", a.listAssets},
-		{http.MethodGet, "/api/assets/{id}", a.getAsset},
-		{http.MethodDelete, "/api/assets/{id}", a.deleteAsset},
-		{http.MethodPatch, "/api/assets/{id}", a.patchAsset},
-		{http.MethodGet, "/api/assets/{id}/content", a.content("original")},
-		{http.MethodGet, "/api/assets/{id}/thumb", a.content("thumb")},
-		{http.MethodGet, "/api/assets/{id}/poster", a.content("poster")},
-		{http.MethodGet, "/api/assets/{id}/insights", a.insights},
-		{http.MethodGet, "/api/assets/{id}/export", a.export},
-		{http.MethodGet, "/api/assets/{id}/jobs", a.assetJobs},
-		{http.MethodGet, "/api/jobs", a.allJobs},
-		{http.MethodGet, "/api/events", a.events},
-		{http.MethodGet, "/api/search", a.search},
-		{http.MethodGet, "/api/blobs/{ref}", a.blob},
-		{http.MethodGet, "/api/audit", a.audit},
-		{http.MethodGet, "/api/status", a.status},
-		{http.MethodGet, "/api/openapi.json", a.openapi},
-		{http.MethodGet, "/healthz", a.healthz},
+		{http.MethodPost, "/api/assets", a.upload, auth.AssetsWrite},
+		{http.MethodGet, "/api/assets", a.listAssets, auth.AssetsRead},
+		{http.MethodGet, "/api/assets/{id}", a.getAsset, auth.AssetsRead},
+		{http.MethodDelete, "/api/assets/{id}", a.deleteAsset, auth.AssetsDelete},
+		{http.MethodPatch, "/api/assets/{id}", a.patchAsset, auth.AssetsWrite},
+		{http.MethodGet, "/api/assets/{id}/content", a.content("original"), auth.AssetsRead},
+		{http.MethodGet, "/api/assets/{id}/thumb", a.content("thumb"), auth.AssetsRead},
+		{http.MethodGet, "/api/assets/{id}/poster", a.content("poster"), auth.AssetsRead},
+		{http.MethodGet, "/api/assets/{id}/insights", a.insights, auth.AssetsRead},
+		{http.MethodGet, "/api/assets/{id}/export", a.export, auth.AssetsRead},
+		{http.MethodGet, "/api/assets/{id}/jobs", a.assetJobs, auth.AssetsRead},
+		{http.MethodGet, "/api/jobs", a.allJobs, auth.AssetsRead},
+		{http.MethodGet, "/api/events", a.events, auth.AssetsRead},
+		{http.MethodGet, "/api/search", a.search, auth.AssetsRead},
+		{http.MethodGet, "/api/blobs/{ref}", a.blob, auth.AssetsRead},
+		{http.MethodGet, "/api/audit", a.audit, auth.AuditRead},
+		{http.MethodGet, "/api/status", a.status, auth.Member},
+		{http.MethodGet, "/api/openapi.json", a.openapi, auth.Public},
+		{http.MethodGet, "/healthz", a.healthz, auth.Public},
 	}
 }
 
