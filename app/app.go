@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/glasshouse/glasshouse"
+	"github.com/glasshouse/glasshouse/auth"
 	"github.com/glasshouse/glasshouse/blobstore"
 	"github.com/glasshouse/glasshouse/media"
 	"github.com/glasshouse/glasshouse/search"
@@ -31,6 +32,7 @@ type Store interface {
 	glasshouse.Catalog
 	glasshouse.Queue
 	glasshouse.AuditLog
+	auth.Store
 	JobCounts(ctx context.Context) (map[glasshouse.JobState]int, error)
 	ResetRunning(ctx context.Context) (int, error)
 	// BlobOwner returns an asset of the tenant that references ref (as its
@@ -68,6 +70,8 @@ type Config struct {
 	MaxAttempts    int           // default 3
 	Limits         media.Limits  // for ffprobe/ffmpeg at ingest
 	MaxUploadBytes int64         // 0: unlimited
+	// Auth tunes sessions, tokens and sign-in rate limits.
+	Auth auth.Config
 	// SoleWorker says this process is the only worker (embedded mode): on
 	// start, jobs left running by a killed process are requeued at once
 	// instead of waiting for their leases to expire.
@@ -81,6 +85,7 @@ type App struct {
 	blobs glasshouse.BlobStore
 	db    Store
 	index search.Index
+	auth  *auth.Service
 
 	analyzers map[string]glasshouse.Analyzer
 	derived   []glasshouse.Analyzer
@@ -142,6 +147,10 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 	}
 	a.db = db
 	a.index = idx
+	if cfg.Auth.Logger == nil {
+		cfg.Auth.Logger = cfg.Logger
+	}
+	a.auth = auth.NewService(db, cfg.Auth)
 	return a, nil
 }
 
@@ -153,6 +162,9 @@ func (a *App) Close() error {
 
 // DB returns the catalog backend (for admin commands and tests).
 func (a *App) DB() Store { return a.db }
+
+// Auth returns the accounts service: tenants, users, sessions, tokens.
+func (a *App) Auth() *auth.Service { return a.auth }
 
 // Blobs returns the blob store.
 func (a *App) Blobs() glasshouse.BlobStore { return a.blobs }

@@ -2,9 +2,11 @@ package httpapi
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 
 	"github.com/glasshouse/glasshouse"
+	"github.com/glasshouse/glasshouse/auth"
 )
 
 // errorBody is the JSON shape of every error response:
@@ -45,6 +47,9 @@ func statusFor(code string) int {
 // describe turns err into the code, status and message the client sees.
 // Internal errors are reported without detail; the caller logs them.
 func describe(err error) (status int, d errorDetail) {
+	if errors.Is(err, auth.ErrUnauthenticated) {
+		return http.StatusUnauthorized, errorDetail{Code: "unauthenticated", Message: publicMessage(err)}
+	}
 	code := glasshouse.ErrorCode(err)
 	status = statusFor(code)
 	if status == http.StatusInternalServerError {

@@ -21,7 +21,7 @@ func TestEventStream(t *testing.T) {
 		{ID: 1, Tenant: glasshouse.DefaultTenant, Asset: someID, Kind: "ocr", State: glasshouse.JobQueued},
 		{ID: 2, Tenant: glasshouse.DefaultTenant, Asset: someID, Kind: "speech", State: glasshouse.JobRunning, Progress: 0.5},
 	}
-	srv := httptest.NewServer(New(svc, Options{}))
+	srv := httptest.NewServer(newAuthed(t, svc, Options{}))
 	defer srv.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()

@@ -62,6 +62,13 @@ type Options struct {
 	// UploadDir holds partial resumable (tus) uploads; empty disables the
 	// tus endpoint at /api/uploads/.
 	UploadDir string
+	// Accounts signs callers in and checks sessions and tokens; nil means
+	// nobody can sign in and only public routes answer.
+	Accounts Accounts
+	// SecureCookies marks the session cookie Secure (sent over HTTPS only,
+	// and named with the __Host- prefix). Set it whenever users reach the
+	// server over TLS, directly or through a proxy.
+	SecureCookies bool
 }
 
 // api holds the handler's dependencies; one per New call, no globals.
@@ -72,6 +79,9 @@ type api struct {
 	mux  *http.ServeMux // the routes of routeTable only
 	web  http.Handler
 	tus  http.Handler // resumable uploads; nil when disabled
+
+	accounts Accounts
+	csrf     *http.CrossOriginProtection
 }
 
 // New returns the HTTP handler of the API and the web page.
@@ -79,9 +89,10 @@ func New(svc Service, opts Options) http.Handler {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	a := &api{svc: svc, opts: opts, log: opts.Logger, mux: http.NewServeMux(), web: web.Handler()}
+	a := &api{svc: svc, opts: opts, log: opts.Logger, mux: http.NewServeMux(), web: web.Handler(),
+		accounts: opts.Accounts, csrf: http.NewCrossOriginProtection()}
 	for _, rt := range a.routes() {
-		a.mux.Handle(rt.Method+" "+rt.Pattern, rt.Handler)
+		a.mux.Handle(rt.Method+" "+rt.Pattern, a.withPerm(rt.Perm, rt.Handler))
 	}
 	if opts.UploadDir != "" {
 		if th, err := a.newTus(opts.UploadDir); err != nil {
@@ -97,7 +108,9 @@ func New(svc Service, opts Options) http.Handler {
 // paths, or hands it to the web page.
 func (a *api) dispatch(w http.ResponseWriter, r *http.Request) {
 	if a.tus != nil && (r.URL.Path == "/api/uploads" || strings.HasPrefix(r.URL.Path, UploadsPath)) {
-		a.tus.ServeHTTP(w, r)
+		if r = a.guard(w, r, UploadsPerm); r != nil {
+			a.tus.ServeHTTP(w, r)
+		}
 		return
 	}
 	if _, pattern := a.mux.Handler(r); pattern != "" {
@@ -176,9 +189,3 @@ func (j *jsonNotFound) Write(p []byte) (int, error) {
 }
 
 func (j *jsonNotFound) Unwrap() http.ResponseWriter { return j.ResponseWriter }
-
-// actorFrom says who makes the request. Until sign-in exists every request
-// acts as the local user of the default tenant; authentication plugs in here.
-func actorFrom(r *http.Request) glasshouse.Actor {
-	return glasshouse.Actor{Tenant: glasshouse.DefaultTenant, User: "local", Remote: r.RemoteAddr}
-}

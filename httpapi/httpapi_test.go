@@ -48,7 +48,7 @@ func newHarness(t testing.TB, opts Options) *harness {
 	logs := &syncBuffer{}
 	opts.Logger = slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	svc := newFake()
-	return &harness{t: t, svc: svc, h: New(svc, opts), logs: logs}
+	return &harness{t: t, svc: svc, h: newAuthed(t, svc, opts), logs: logs}
 }
 
 func (h *harness) do(req *http.Request) *httptest.ResponseRecorder {
@@ -751,8 +751,8 @@ func TestPanicRecoveryAndLogging(t *testing.T) {
 			continue
 		}
 		found = true
-		if rec["path"] != "/api/assets" || rec["status"] != float64(201) || rec["bytes"].(float64) < 100 || rec["duration"] == nil {
-			t.Errorf("request log = %v", rec)
+		if rec["path"] != "/api/assets" || rec["status"] != float64(201) || rec["bytes"].(float64) < 100 || rec["duration"] == nil || rec["user"] != "local" {
+			t.Errorf("request log = %v (want the user named)", rec)
 		}
 	}
 	if !found {

@@ -54,7 +54,7 @@ func (a *api) middleware(next http.Handler) http.Handler {
 			level := levelFor(status)
 			a.log.Log(r.Context(), level, "http request",
 				"method", r.Method, "path", r.URL.Path, "status", status, "bytes", rec.bytes,
-				"duration", time.Since(start), "remote", r.RemoteAddr, "request_id", id)
+				"duration", time.Since(start), "remote", r.RemoteAddr, "user", rec.user, "request_id", id)
 		}()
 		next.ServeHTTP(rec, r)
 	})
@@ -66,6 +66,23 @@ type recorder struct {
 	status int
 	bytes  int64
 	wrote  bool
+	user   string // the authenticated caller, for the log
+}
+
+// noteUser records the caller in the request log, if w is (or wraps) the
+// middleware's recorder.
+func noteUser(w http.ResponseWriter, user string) {
+	for w != nil {
+		if rec, ok := w.(*recorder); ok {
+			rec.user = user
+			return
+		}
+		u, ok := w.(interface{ Unwrap() http.ResponseWriter })
+		if !ok {
+			return
+		}
+		w = u.Unwrap()
+	}
 }
 
 func (rw *recorder) WriteHeader(code int) {

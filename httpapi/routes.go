@@ -45,8 +45,39 @@ func (a *api) routes() []route {
 		{http.MethodGet, "/api/audit", a.audit, auth.AuditRead},
 		{http.MethodGet, "/api/status", a.status, auth.Member},
 		{http.MethodGet, "/api/openapi.json", a.openapi, auth.Public},
+		{http.MethodPost, "/api/session", a.signIn, auth.Public},
+		{http.MethodGet, "/api/session", a.whoami, auth.Member},
+		{http.MethodDelete, "/api/session", a.signOut, auth.Member},
+		{http.MethodGet, "/api/users", a.listUsers, auth.UsersManage},
+		{http.MethodPost, "/api/users", a.createUser, auth.UsersManage},
+		{http.MethodPatch, "/api/users/{name}", a.patchUser, auth.UsersManage},
+		{http.MethodGet, "/api/tokens", a.listTokens, auth.Member},
+		{http.MethodPost, "/api/tokens", a.createToken, auth.Member},
+		{http.MethodDelete, "/api/tokens/{id}", a.revokeToken, auth.Member},
+		{http.MethodGet, "/api/tenants", a.listTenants, auth.TenantsManage},
+		{http.MethodPost, "/api/tenants", a.createTenant, auth.TenantsManage},
 		{http.MethodGet, "/healthz", a.healthz, auth.Public},
 	}
+}
+
+// UploadsPerm is what the resumable-upload endpoint (outside the route
+// table, served by tusd) requires.
+const UploadsPerm = auth.AssetsWrite
+
+// RouteInfo describes one route for documentation and tests.
+type RouteInfo struct {
+	Method, Pattern string
+	Perm            auth.Permission
+}
+
+// Routes lists every API route with the permission it requires, the tus
+// endpoint (every method under /api/uploads/) last.
+func Routes() []RouteInfo {
+	var out []RouteInfo
+	for _, rt := range (&api{}).routes() {
+		out = append(out, RouteInfo{rt.Method, rt.Pattern, rt.Perm})
+	}
+	return append(out, RouteInfo{"POST, HEAD, PATCH, DELETE", UploadsPath + "...", UploadsPerm})
 }
 
 //go:embed openapi.json
@@ -368,4 +399,23 @@ func (a *api) patchAsset(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, as)
+}
+
+// RouteTableMarkdown is the route → permission → roles table of the README
+// (a test keeps the README in step with the route table).
+func RouteTableMarkdown() string {
+	var b strings.Builder
+	b.WriteString("| method | path | permission | roles |\n|---|---|---|---|\n")
+	for _, rt := range Routes() {
+		roles := "anybody, signed in or not"
+		if rt.Perm != auth.Public {
+			var rs []string
+			for _, r := range auth.RolesWith(rt.Perm) {
+				rs = append(rs, string(r))
+			}
+			roles = strings.Join(rs, ", ")
+		}
+		b.WriteString("| " + rt.Method + " | `" + rt.Pattern + "` | " + string(rt.Perm) + " | " + roles + " |\n")
+	}
+	return b.String()
 }

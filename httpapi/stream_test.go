@@ -1,6 +1,8 @@
 package httpapi
 
 import (
+	"github.com/glasshouse/glasshouse"
+
 	"bufio"
 	"encoding/json"
 	"fmt"
@@ -139,7 +141,7 @@ func BenchmarkRangeRequest(b *testing.B) {
 	h := newHarness(b, Options{})
 	data := make([]byte, 64<<20)
 	copy(data, "\x89PNG\r\n\x1a\n")
-	a, _, err := h.svc.Ingest(b.Context(), actorFrom(httptest.NewRequest("GET", "/", nil)), "big.png", "", &sliceReader{data: data})
+	a, _, err := h.svc.Ingest(b.Context(), glasshouse.Actor{Tenant: glasshouse.DefaultTenant, User: "local"}, "big.png", "", &sliceReader{data: data})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -59,7 +59,7 @@ func noisyPNG(t *testing.T) []byte {
 func TestTusResumableUpload(t *testing.T) {
 	svc := newFake()
 	dir := t.TempDir()
-	srv := httptest.NewServer(New(svc, Options{UploadDir: dir}))
+	srv := httptest.NewServer(newAuthed(t, svc, Options{UploadDir: dir}))
 	defer srv.Close()
 	data := noisyPNG(t)
 	meta := "filename " + base64.StdEncoding.EncodeToString([]byte("noise.png")) + ",collection " + base64.StdEncoding.EncodeToString([]byte("field"))

@@ -209,6 +209,50 @@ CREATE TABLE gh_orphans (
 CREATE INDEX gh_river_job_asset ON river_job ((args->>'asset'), (args->>'kind'), (args->>'version')) WHERE kind = 'glasshouse_analyze';
 CREATE INDEX gh_river_job_tenant ON river_job ((args->>'tenant'), id) WHERE kind = 'glasshouse_analyze';
 `,
+	// 2: tenants, users, sessions and API tokens (package auth), as in the
+	// embedded schema; user names are unique case-insensitively.
+	`
+CREATE TABLE gh_tenants (
+	id      TEXT PRIMARY KEY CHECK (id <> ''),
+	name    TEXT NOT NULL DEFAULT '',
+	created BIGINT NOT NULL
+);
+
+CREATE TABLE gh_users (
+	name          TEXT COLLATE "C" PRIMARY KEY CHECK (name <> ''),
+	tenant        TEXT NOT NULL,
+	role          TEXT NOT NULL CHECK (role IN ('viewer', 'editor', 'admin', 'auditor', 'operator')),
+	password_hash TEXT NOT NULL,
+	disabled      BIGINT NOT NULL DEFAULT 0,
+	created       BIGINT NOT NULL,
+	CHECK ((role = 'operator') = (tenant = ''))
+);
+CREATE UNIQUE INDEX gh_users_lower ON gh_users (lower(name));
+CREATE INDEX gh_users_tenant ON gh_users (tenant, name);
+
+CREATE TABLE gh_sessions (
+	hash      TEXT PRIMARY KEY,
+	username  TEXT NOT NULL REFERENCES gh_users (name) ON DELETE CASCADE,
+	created   BIGINT NOT NULL,
+	last_seen BIGINT NOT NULL,
+	remote    TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX gh_sessions_user ON gh_sessions (username);
+
+CREATE TABLE gh_tokens (
+	id        TEXT PRIMARY KEY,
+	tenant    TEXT NOT NULL,
+	username  TEXT NOT NULL REFERENCES gh_users (name) ON DELETE CASCADE,
+	name      TEXT NOT NULL DEFAULT '',
+	scope     TEXT NOT NULL CHECK (scope IN ('read', 'write', 'admin')),
+	hash      TEXT NOT NULL UNIQUE,
+	created   BIGINT NOT NULL,
+	expires   BIGINT NOT NULL,
+	revoked   BIGINT NOT NULL DEFAULT 0,
+	last_used BIGINT NOT NULL DEFAULT 0
+);
+CREATE INDEX gh_tokens_tenant ON gh_tokens (tenant, username, created DESC);
+`,
 }
 
 // SchemaVersion is the glasshouse schema version this binary migrates to.

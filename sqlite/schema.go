@@ -120,6 +120,49 @@ CREATE INDEX gh_assets_name ON gh_assets (tenant, name, id);
 CREATE INDEX gh_assets_size ON gh_assets (tenant, size DESC, id DESC);
 CREATE INDEX gh_assets_coll ON gh_assets (tenant, collection, created DESC, id DESC);
 `,
+	// 3: tenants, users, sessions and API tokens (package auth). Secrets
+	// are stored only as SHA-256 hashes, passwords as Argon2id hashes.
+	`
+CREATE TABLE gh_tenants (
+	id      TEXT PRIMARY KEY CHECK (id <> ''),
+	name    TEXT NOT NULL DEFAULT '',
+	created INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE gh_users (
+	name          TEXT PRIMARY KEY COLLATE NOCASE CHECK (name <> ''),
+	tenant        TEXT NOT NULL,     -- '' for operators
+	role          TEXT NOT NULL CHECK (role IN ('viewer', 'editor', 'admin', 'auditor', 'operator')),
+	password_hash TEXT NOT NULL,
+	disabled      INTEGER NOT NULL DEFAULT 0,
+	created       INTEGER NOT NULL,
+	CHECK ((role = 'operator') = (tenant = ''))
+) STRICT;
+CREATE INDEX gh_users_tenant ON gh_users (tenant, name);
+
+CREATE TABLE gh_sessions (
+	hash      TEXT PRIMARY KEY,
+	user      TEXT NOT NULL REFERENCES gh_users (name) ON DELETE CASCADE,
+	created   INTEGER NOT NULL,
+	last_seen INTEGER NOT NULL,
+	remote    TEXT NOT NULL DEFAULT ''
+) STRICT;
+CREATE INDEX gh_sessions_user ON gh_sessions (user);
+
+CREATE TABLE gh_tokens (
+	id        TEXT PRIMARY KEY,
+	tenant    TEXT NOT NULL,
+	user      TEXT NOT NULL REFERENCES gh_users (name) ON DELETE CASCADE,
+	name      TEXT NOT NULL DEFAULT '',
+	scope     TEXT NOT NULL CHECK (scope IN ('read', 'write', 'admin')),
+	hash      TEXT NOT NULL UNIQUE,
+	created   INTEGER NOT NULL,
+	expires   INTEGER NOT NULL,
+	revoked   INTEGER NOT NULL DEFAULT 0,
+	last_used INTEGER NOT NULL DEFAULT 0
+) STRICT;
+CREATE INDEX gh_tokens_tenant ON gh_tokens (tenant, user, created DESC);
+`,
 }
 
 // SchemaVersion is the user_version this binary migrates to.

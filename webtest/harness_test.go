@@ -34,6 +34,7 @@ import (
 	"github.com/glasshouse/glasshouse/analyze/shots"
 	"github.com/glasshouse/glasshouse/analyze/speech"
 	"github.com/glasshouse/glasshouse/app"
+	"github.com/glasshouse/glasshouse/auth"
 	"github.com/glasshouse/glasshouse/httpapi"
 	"github.com/glasshouse/glasshouse/media"
 )
@@ -76,9 +77,17 @@ func repoRoot(t *testing.T) string {
 // server is a real glasshouse server: app (SQLite, file blobs, analyzers,
 // workers) behind the HTTP API and the page.
 type server struct {
-	URL string
-	app *app.App
+	URL   string
+	app   *app.App
+	token string // API token of the admin, for the test's own API calls
 }
+
+// Accounts of every test server: the admin of tenant default and a viewer.
+const (
+	adminUser   = "admin"
+	viewerUser  = "vera"
+	webPassword = "browser test password"
+)
 
 func startServer(t *testing.T) *server {
 	t.Helper()
@@ -102,7 +111,23 @@ func startServer(t *testing.T) *server {
 	if err != nil {
 		t.Fatalf("app.Open: %v", err)
 	}
-	srv := httptest.NewServer(httpapi.New(a, httpapi.Options{Logger: log, UploadDir: filepath.Join(a.Config().DataDir, "uploads")}))
+	local := auth.LocalPrincipal(glasshouse.DefaultTenant, "webtest")
+	if _, err := a.Auth().CreateTenant(ctx, local, glasshouse.DefaultTenant, "", ""); err != nil {
+		t.Fatal(err)
+	}
+	for u, r := range map[string]auth.Role{adminUser: auth.Admin, viewerUser: auth.Viewer} {
+		if _, err := a.Auth().CreateUser(ctx, local, glasshouse.DefaultTenant, u, r, webPassword, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, token, err := a.Auth().CreateToken(ctx, local, adminUser, "webtest", auth.ScopeAdmin, time.Hour, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Secure cookies as in production: browsers accept them from
+	// http://127.0.0.1, a potentially trustworthy origin.
+	srv := httptest.NewServer(httpapi.New(a, httpapi.Options{Logger: log, UploadDir: filepath.Join(a.Config().DataDir, "uploads"),
+		Accounts: a.Auth(), SecureCookies: true}))
 	runCtx, stop := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- a.Run(runCtx) }()
@@ -116,12 +141,36 @@ func startServer(t *testing.T) *server {
 			t.Errorf("app.Close: %v", err)
 		}
 	})
-	return &server{URL: srv.URL, app: a}
+	return &server{URL: srv.URL, app: a, token: token}
+}
+
+// signIn opens the page, which asks for a sign-in, and signs in as user.
+func (s *server) signIn(t *testing.T, ctx context.Context, user string) {
+	t.Helper()
+	run(t, ctx, 30*time.Second, "sign in as "+user,
+		chromedp.Navigate(s.URL+"/"),
+		chromedp.WaitVisible(chromedp.ID("signin-user")),
+		chromedp.Clear(chromedp.ID("signin-user")),
+		chromedp.Clear(chromedp.ID("signin-password")),
+		chromedp.SendKeys(chromedp.ID("signin-user"), user),
+		chromedp.SendKeys(chromedp.ID("signin-password"), webPassword),
+		chromedp.Click(chromedp.ID("signin-button")),
+		chromedp.WaitVisible(chromedp.ID("whoami")))
+}
+
+// get sends an authenticated GET.
+func (s *server) get(path string) (*http.Response, error) {
+	req, err := http.NewRequest(http.MethodGet, s.URL+path, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+s.token)
+	return http.DefaultClient.Do(req)
 }
 
 func (s *server) getJSON(t *testing.T, path string, v any) {
 	t.Helper()
-	res, err := http.Get(s.URL + path)
+	res, err := s.get(path)
 	if err != nil {
 		t.Fatalf("GET %s: %v", path, err)
 	}
@@ -154,7 +203,13 @@ func (s *server) upload(t *testing.T, path string) glasshouse.AssetID {
 		t.Fatal(err)
 	}
 	mw.Close()
-	res, err := http.Post(s.URL+"/api/assets", mw.FormDataContentType(), &body)
+	req, err := http.NewRequest(http.MethodPost, s.URL+"/api/assets", &body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	req.Header.Set("Authorization", "Bearer "+s.token)
+	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatalf("upload %s: %v", path, err)
 	}

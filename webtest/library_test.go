@@ -25,6 +25,7 @@ func TestLibrarySortGridAudit(t *testing.T) {
 		srv.upload(t, p)
 	}
 	ctx := startBrowser(t)
+	srv.signIn(t, ctx, adminUser)
 	run(t, ctx, 20*time.Second, "sort by name",
 		chromedp.Navigate(srv.URL+"/"),
 		chromedp.WaitVisible(chromedp.CSS("#assets-body a.asset-link")),

@@ -53,6 +53,7 @@ func TestSearchPlaysFromHit(t *testing.T) {
 	makeCaptionVideo(t, video)
 	srv := startServer(t)
 	ctx := startBrowser(t)
+	srv.signIn(t, ctx, adminUser)
 
 	still := filepath.Join(dir, "still.png")
 	if _, err := media.Run(t.Context(), ffmpegLimits, "ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=320x240", "-frames:v", "1", still); err != nil {

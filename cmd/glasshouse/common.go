@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/glasshouse/glasshouse"
 	"github.com/glasshouse/glasshouse/analyze/vision"
 	"github.com/glasshouse/glasshouse/app"
 )
@@ -15,6 +16,7 @@ import (
 type backendFlags struct {
 	data, blobs, db, models string
 	speechURL, speechModel  string
+	tenant                  string
 }
 
 func (b *backendFlags) register(fs *flag.FlagSet) {
@@ -23,7 +25,13 @@ func (b *backendFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&b.db, "db", os.Getenv("GLASSHOUSE_DB"), "database URL (default sqlite://<data>/glasshouse.db)")
 	fs.StringVar(&b.speechURL, "speech-url", os.Getenv("GLASSHOUSE_SPEECH_URL"), "use a remote OpenAI-compatible speech server (base URL serving /v1/audio/transcriptions) instead of the built-in pocketsphinx; API key from $GLASSHOUSE_SPEECH_API_KEY")
 	fs.StringVar(&b.speechModel, "speech-model", envOr("GLASSHOUSE_SPEECH_MODEL", "whisper-1"), "model name sent to the remote speech server")
+	fs.StringVar(&b.tenant, "tenant", envOr("GLASSHOUSE_TENANT", string(glasshouse.DefaultTenant)), "tenant the command acts in (as the local actor cli:$USER)")
 	fs.StringVar(&b.models, "models", envOr("GLASSHOUSE_MODELS", defaultModels()), "folder of provisioned models (make models)")
+}
+
+// actor is the local command-line user acting in --tenant.
+func (b *backendFlags) actor() glasshouse.Actor {
+	return glasshouse.Actor{Tenant: glasshouse.TenantID(b.tenant), User: cliUser()}
 }
 
 func (b *backendFlags) config() app.Config {

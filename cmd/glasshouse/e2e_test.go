@@ -228,8 +228,9 @@ func checkBlobs(t *testing.T, root string, want int) int {
 
 // server is a glasshouse serve process.
 type server struct {
-	cmd *exec.Cmd
-	url string
+	cmd   *exec.Cmd
+	url   string
+	token string // an admin API token of tenant default
 }
 
 func startServer(t *testing.T, data string, extra ...string) *server {
@@ -253,6 +254,13 @@ func startServer(t *testing.T, data string, extra ...string) *server {
 	case u := <-lines:
 		s := &server{cmd: cmd, url: u}
 		t.Cleanup(func() { s.kill() })
+		// serve made the first admin; the CLI, on the same data folder,
+		// gives the test a token for it.
+		out, stderr, code := runCLI(t, "token", "create", "--data", data, "--name", "e2e", "admin")
+		if code != 0 {
+			t.Fatalf("token create: %d %s", code, stderr)
+		}
+		s.token = strings.TrimSpace(out)
 		return s
 	case <-time.After(60 * time.Second):
 		cmd.Process.Kill()
@@ -281,12 +289,16 @@ func (s *server) upload(t *testing.T, name string, body io.Reader, size int64) (
 	req, err := http.NewRequest(http.MethodPost, s.url+"/api/assets?name="+name, body)
 	must(t, err)
 	req.ContentLength = size
+	req.Header.Set("Authorization", "Bearer "+s.token)
 	return http.DefaultClient.Do(req)
 }
 
 func (s *server) getJSON(t *testing.T, path string, v any) int {
 	t.Helper()
-	resp, err := http.Get(s.url + path)
+	req, err := http.NewRequest(http.MethodGet, s.url+path, nil)
+	must(t, err)
+	req.Header.Set("Authorization", "Bearer "+s.token)
+	resp, err := http.DefaultClient.Do(req)
 	must(t, err)
 	defer resp.Body.Close()
 	if v != nil {
@@ -369,7 +381,7 @@ func TestKill9DuringLargeUpload(t *testing.T) {
 	}
 	// The restarted server still takes uploads, here from the CLI.
 	ffmpeg(t, "-f", "lavfi", "-i", "sine=frequency=500:duration=1", filepath.Join(dir, "b.wav"))
-	out, stderr, code := runCLI(t, "ingest", "--server", srv2.url, "--json", "--collection", "remote", filepath.Join(dir, "b.wav"), filepath.Join(dir, "missing.wav"))
+	out, stderr, code := runCLI(t, "ingest", "--server", srv2.url, "--token", srv2.token, "--json", "--collection", "remote", filepath.Join(dir, "b.wav"), filepath.Join(dir, "missing.wav"))
 	res := parseIngestJSON(t, out)
 	if code != 1 || res["b.wav"].Asset == nil || res["b.wav"].Asset.Collection != "remote" || res["missing.wav"].Error == nil {
 		t.Fatalf("ingest --server: code %d, %+v\n%s", code, res, stderr)

@@ -27,7 +27,7 @@ func cmdExport(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer a.Close()
-	c, err := a.Export(ctx, glasshouse.Actor{Tenant: glasshouse.DefaultTenant, User: cliUser()}, glasshouse.AssetID(fs.Arg(0)), *format)
+	c, err := a.Export(ctx, b.actor(), glasshouse.AssetID(fs.Arg(0)), *format)
 	if err != nil {
 		return err
 	}

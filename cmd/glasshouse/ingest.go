@@ -45,6 +45,7 @@ func cmdIngest(ctx context.Context, e *env, args []string) error {
 	var b backendFlags
 	b.register(fs)
 	server := fs.String("server", os.Getenv("GLASSHOUSE_SERVER"), "URL of a running glasshouse server (default: write straight into --data)")
+	token := fs.String("token", "", "API token for --server (default $GLASSHOUSE_TOKEN; create one with `glasshouse token create`)")
 	collection := fs.String("collection", "", "collection to put the files in")
 	asJSON := fs.Bool("json", false, "print one JSON object per file instead of a table")
 	analyze := fs.Bool("analyze", false, "with --data: also run the analyzers now, before returning")
@@ -67,8 +68,15 @@ func cmdIngest(ctx context.Context, e *env, args []string) error {
 	if *server != "" {
 		client := &http.Client{}
 		base := strings.TrimRight(*server, "/")
+		tok := *token
+		if tok == "" {
+			tok = os.Getenv("GLASSHOUSE_TOKEN")
+		}
+		if tok == "" {
+			return exitError{code: 2, msg: "--server needs an API token: --token or $GLASSHOUSE_TOKEN (glasshouse token create)"}
+		}
 		upload = func(ctx context.Context, f ingestFile, r io.Reader) ingestResult {
-			return uploadHTTP(ctx, client, base, f, r, *collection)
+			return uploadHTTP(ctx, client, base, tok, f, r, *collection)
 		}
 	} else {
 		cfg := b.config()
@@ -90,7 +98,7 @@ func cmdIngest(ctx context.Context, e *env, args []string) error {
 			return err
 		}
 		defer a.Close()
-		actor := glasshouse.Actor{Tenant: glasshouse.DefaultTenant, User: cliUser()}
+		actor := b.actor()
 		upload = func(ctx context.Context, f ingestFile, r io.Reader) ingestResult {
 			as, dup, err := a.Ingest(ctx, actor, filepath.Base(f.path), *collection, r)
 			if err != nil {
@@ -235,7 +243,7 @@ func unwrapPathErr(err error) error {
 	return err
 }
 
-func uploadHTTP(ctx context.Context, c *http.Client, base string, f ingestFile, r io.Reader, collection string) ingestResult {
+func uploadHTTP(ctx context.Context, c *http.Client, base, token string, f ingestFile, r io.Reader, collection string) ingestResult {
 	q := url.Values{"name": {filepath.Base(f.path)}}
 	if collection != "" {
 		q.Set("collection", collection)
@@ -246,6 +254,7 @@ func uploadHTTP(ctx context.Context, c *http.Client, base string, f ingestFile, 
 	}
 	req.ContentLength = f.size
 	req.Header.Set("Content-Type", "application/octet-stream")
+	req.Header.Set("Authorization", "Bearer "+token)
 	resp, err := c.Do(req)
 	if err != nil {
 		return ingestResult{Path: f.path, Error: &errorBody{Code: "unavailable", Message: fmt.Sprintf("upload to %s: %v", base, err)}}

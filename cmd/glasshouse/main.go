@@ -38,6 +38,9 @@ func commands() []command {
 		{"export", "write captions (WebVTT, SRT) or insights (JSON, CSV) of an asset", cmdExport},
 		{"audit", "verify or export the hash-chained audit log", cmdAudit},
 		{"status", "show analyzers, models and job counts", cmdStatus},
+		{"user", "add, list, change or disable users (in a data folder)", cmdUser},
+		{"tenant", "add or list tenants", cmdTenant},
+		{"token", "create, list or revoke API tokens", cmdToken},
 		{"eval", "measure analyzer accuracy against ground truth", cmdEval},
 		{"version", "print the version", cmdVersion},
 	}

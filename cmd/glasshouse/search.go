@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/glasshouse/glasshouse"
 	"github.com/glasshouse/glasshouse/search"
 )
 
@@ -46,7 +45,7 @@ func cmdSearch(ctx context.Context, e *env, args []string) error {
 	if *collection != "" {
 		sq.Collections = []string{*collection}
 	}
-	hits, err := a.Search(ctx, glasshouse.Actor{Tenant: glasshouse.DefaultTenant, User: cliUser()}, sq)
+	hits, err := a.Search(ctx, b.actor(), sq)
 	if err != nil {
 		return err
 	}
@@ -60,7 +59,7 @@ func cmdSearch(ctx context.Context, e *env, args []string) error {
 		return nil
 	}
 	for _, ah := range hits.Assets {
-		as, err := a.DB().GetAsset(ctx, glasshouse.DefaultTenant, ah.Asset)
+		as, err := a.DB().GetAsset(ctx, b.actor().Tenant, ah.Asset)
 		name := string(ah.Asset)
 		if err == nil {
 			name = as.Name

@@ -23,6 +23,9 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	noWorkers := fs.Bool("no-workers", false, "serve the API and UI only; run `glasshouse worker` elsewhere")
 	maxUpload := fs.Int64("max-upload", 64<<30, "largest upload accepted, in bytes")
 	lease := fs.Duration("lease", 2*time.Minute, "job lease; a job whose worker stops heart-beating is re-run after this")
+	secure := fs.Bool("secure-cookies", true, "mark the session cookie Secure (HTTPS only; browsers also accept it from http://localhost and 127.0.0.1); set false only to reach the server over plain HTTP from another host")
+	idle := fs.Duration("session-idle", 2*time.Hour, "sign a browser out after this long without a request")
+	maxAge := fs.Duration("session-max", 12*time.Hour, "sign a browser out this long after sign-in, however busy")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -31,6 +34,7 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	cfg.Workers = *workers
 	cfg.Lease = *lease
 	cfg.MaxUploadBytes = *maxUpload
+	cfg.Auth.IdleTimeout, cfg.Auth.MaxSessionAge = *idle, *maxAge
 	set := buildAnalyzers(e.log, b)
 	defer set.close()
 	cfg.Analyzers, cfg.Derived, cfg.Unavailable = set.analyzers, set.derived, set.unavailable
@@ -40,12 +44,16 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer a.Close()
+	if err := bootstrapAdmin(ctx, e, a); err != nil {
+		return err
+	}
 	for _, u := range set.unavailable {
 		e.log.Warn("analyzer disabled", "analyzer", u.Name, "problem", u.Model.Problem)
 	}
 
 	h := httpapi.New(a, httpapi.Options{Logger: e.log, MaxUploadBytes: *maxUpload, Version: app.Version,
-		UploadDir: filepath.Join(a.Config().DataDir, "uploads")})
+		UploadDir: filepath.Join(a.Config().DataDir, "uploads"),
+		Accounts:  a.Auth(), SecureCookies: *secure})
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", *addr, err)

@@ -33,7 +33,7 @@ func cmdShow(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer a.Close()
-	actor := glasshouse.Actor{Tenant: glasshouse.DefaultTenant, User: cliUser()}
+	actor := b.actor()
 	id := glasshouse.AssetID(fs.Arg(0))
 	as, err := a.GetAsset(ctx, actor, id)
 	if err != nil {

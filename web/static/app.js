@@ -9,6 +9,10 @@
 //   #/                      assets and upload
 //   #/search?q=...&cursor=  search results
 //   #/asset/ID?t=12.5       one asset, played from second 12.5
+//   #/audit                 the tenant's audit log
+//   #/admin                 users (admins) and API tokens
+// Nothing but the sign-in form shows until GET /api/session names the
+// caller; controls the caller's role does not allow are not shown.
 "use strict";
 
 const PAGE_SIZE = 20;
@@ -21,6 +25,12 @@ const searchState = { q: "", cursors: [""], page: 0, seq: 0, shown: "", lastHit:
 const player = { id: null, media: null, timeline: [], seq: 0 };
 
 function $(id) { return document.getElementById(id); }
+
+// me is the signed-in caller (GET /api/session): user, tenant, role,
+// permissions and the CSRF token for state-changing requests.
+const me = { info: null };
+function can(perm) { return !!(me.info && me.info.permissions && me.info.permissions.includes(perm)); }
+function csrfHeaders(h) { return Object.assign({}, h || {}, me.info && me.info.csrf ? { "X-CSRF-Token": me.info.csrf } : {}); }
 
 function el(tag, attrs, ...children) {
   const e = document.createElement(tag);
@@ -41,7 +51,11 @@ function say(msg, isError) {
 }
 
 async function api(path, init) {
+  init = init || {};
+  const method = (init.method || "GET").toUpperCase();
+  if (method !== "GET" && method !== "HEAD") init.headers = csrfHeaders(init.headers);
   const res = await fetch(path, init);
+  if (res.status === 401 && path !== "/api/session") showSignIn();
   if (res.status === 204) return null;
   let body = null;
   try { body = await res.json(); } catch (_) { /* not JSON */ }
@@ -160,6 +174,8 @@ function route() {
     runSearch(r.params.get("q") || "", r.params.get("cursor") || "");
   } else if (r.parts[0] === "audit") {
     showAudit();
+  } else if (r.parts[0] === "admin") {
+    showAdmin();
   } else if (r.parts[0] === "asset" && r.parts[1]) {
     const t = r.params.has("t") ? parseFloat(r.params.get("t")) : null;
     showAsset(r.parts[1], t !== null && isFinite(t) && t >= 0 ? t : null);
@@ -174,9 +190,11 @@ function go(hash) {
 }
 
 function setView(name) {
+  $("signin-section").hidden = name !== "signin";
+  $("admin-section").hidden = name !== "admin";
   $("search-section").hidden = name !== "search";
   $("player-section").hidden = name !== "asset";
-  $("upload-section").hidden = name !== "home";
+  $("upload-section").hidden = name !== "home" || !can("assets.write");
   $("assets-section").hidden = name !== "home";
   $("audit-section").hidden = name !== "audit";
   if (name !== "asset") stopPlayer();
@@ -212,6 +230,10 @@ async function showAudit() {
 }
 
 function showHome() {
+  if (!can("assets.read")) { // an auditor: the audit log is the home page
+    if (can("audit.read")) showAudit(); else showAdmin();
+    return;
+  }
   setView("home");
   document.title = "glasshouse";
   loadPage();
@@ -405,11 +427,12 @@ function onJobEvent(ev) {
 }
 
 function followJobs() {
-  if (typeof EventSource !== "function") return;
+  if (typeof EventSource !== "function") return null;
   const es = new EventSource("/api/events");
   es.addEventListener("job", (m) => {
     try { onJobEvent(JSON.parse(m.data)); } catch (e) { /* ignore a malformed event */ }
   });
+  return es;
 }
 
 function contentURL(a) { return "/api/assets/" + encodeURIComponent(a.id) + "/content"; }
@@ -500,6 +523,7 @@ function closePlayer() {
 async function showAsset(id, t) {
   const already = player.id === id && player.media && !$("player-section").hidden;
   setView("asset");
+  $("asset-delete").hidden = !can("assets.delete");
   if (already) {
     if (t != null) seekTo(t, true);
     return;
@@ -815,6 +839,7 @@ async function uploadFiles(files) {
       let id = "", dup = false;
       const up = new window.tus.Upload(f, {
         endpoint: "/api/uploads/",
+        headers: csrfHeaders(),
         metadata: { filename: f.name, collection: coll },
         retryDelays: [0, 1000, 3000, 5000, 10000, 20000],
         removeFingerprintOnSuccess: true,
@@ -845,6 +870,7 @@ async function uploadFiles(files) {
     const xhr = new XMLHttpRequest();
     xhr.open("POST", "/api/assets?" + q.toString());
     xhr.setRequestHeader("Content-Type", "application/octet-stream");
+    for (const [k, v] of Object.entries(csrfHeaders())) xhr.setRequestHeader(k, v);
     xhr.responseType = "json";
     xhr.upload.onprogress = (e) => { if (e.lengthComputable) progress(e.loaded, e.total); };
     xhr.onload = () => {
@@ -881,9 +907,149 @@ function setupDrop() {
 
 // ---------------------------------------------------------------------------
 
-function init() {
-  followJobs();
+// ---------------------------------------------------------------------------
+// Sign-in, the caller, users and tokens
+
+function showSignIn() {
+  me.info = null;
+  $("account").hidden = true;
+  document.querySelector("nav.mainnav").hidden = true;
+  $("search-form").hidden = true;
+  setView("signin");
+  document.title = "Sign in – glasshouse";
+  $("signin-user").focus();
+}
+
+async function signIn(ev) {
+  ev.preventDefault();
+  $("signin-error").textContent = "";
+  try {
+    me.info = await api("/api/session", {
+      method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ user: $("signin-user").value, password: $("signin-password").value }),
+    });
+  } catch (err) {
+    $("signin-error").textContent = err.status === 429 ? "Too many attempts: " + err.detail : "Sign-in failed: " + (err.detail || err.message);
+    return;
+  }
+  $("signin-password").value = "";
+  signedIn();
+}
+
+async function signOut() {
+  try { await api("/api/session", { method: "DELETE" }); } catch (err) { /* signed out anyway */ }
+  if (jobStream) { jobStream.close(); jobStream = null; }
+  showSignIn();
+}
+
+let jobStream = null;
+
+// signedIn shows what the caller's role allows and routes.
+function signedIn() {
+  const i = me.info;
+  $("whoami").textContent = i.user + " (" + i.role + (i.tenant ? ", " + i.tenant : "") + ")";
+  $("account").hidden = false;
+  document.querySelector("nav.mainnav").hidden = false;
+  $("search-form").hidden = !can("assets.read");
+  $("nav-audit").parentElement.hidden = !can("audit.read");
+  $("upload-section").hidden = !can("assets.write");
+  if (can("assets.read") && !jobStream) jobStream = followJobs();
+  route();
+}
+
+function tokenState(t) {
+  if (t.revoked) return "revoked";
+  if (new Date(t.expires) <= new Date()) return "expired";
+  return "active";
+}
+
+async function showAdmin() {
+  setView("admin");
+  document.title = "Users and tokens – glasshouse";
+  $("admin-heading").focus();
+  $("users-part").hidden = !can("users.manage");
+  if (can("users.manage")) {
+    const body = $("users-body");
+    body.replaceChildren();
+    let users = [];
+    try { users = await api("/api/users"); } catch (err) { say("Could not list users: " + err.message, true); }
+    for (const u of users) {
+      const role = el("select", { "aria-label": "Role of " + u.name });
+      for (const r of ["viewer", "editor", "admin", "auditor"]) role.append(el("option", { value: r, text: r, selected: r === u.role }));
+      role.addEventListener("change", () => changeUser(u.name, { role: role.value }));
+      const self = me.info && u.name === me.info.user;
+      if (self) role.disabled = true;
+      body.append(el("tr", {},
+        el("td", { text: u.name }), el("td", {}, role),
+        el("td", { text: u.disabled ? "disabled" : "active" }),
+        el("td", {}, self ? null : el("button", { type: "button", text: u.disabled ? "Enable" : "Disable",
+          "aria-label": (u.disabled ? "Enable " : "Disable ") + u.name, onclick: () => changeUser(u.name, { disabled: !u.disabled }) }))));
+    }
+  }
+  const tbody = $("tokens-body");
+  tbody.replaceChildren();
+  let toks = [];
+  try { toks = await api("/api/tokens" + (can("users.manage") ? "?all=true" : "")); } catch (err) { say("Could not list tokens: " + err.message, true); }
+  for (const t of toks) {
+    const st = tokenState(t);
+    tbody.append(el("tr", {},
+      el("td", { text: t.id }), el("td", { text: t.user }), el("td", { text: t.name }), el("td", { text: t.scope }),
+      el("td", { text: new Date(t.expires).toLocaleDateString() }), el("td", { text: st }),
+      el("td", {}, st === "active" ? el("button", { type: "button", text: "Revoke", "aria-label": "Revoke token " + t.id, onclick: () => revokeToken(t.id) }) : null)));
+  }
+  if (!toks.length) tbody.append(el("tr", {}, el("td", { colspan: 7, text: "No tokens." })));
+}
+
+async function changeUser(name, change) {
+  try {
+    await api("/api/users/" + encodeURIComponent(name), { method: "PATCH", headers: { "Content-Type": "application/json" }, body: JSON.stringify(change) });
+    say("Changed " + name + ".");
+  } catch (err) { say("Could not change " + name + ": " + err.message, true); }
+  showAdmin();
+}
+
+async function addUser(ev) {
+  ev.preventDefault();
+  const name = $("user-name").value.trim();
+  try {
+    await api("/api/users", { method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ name, role: $("user-role").value, password: $("user-password").value }) });
+    $("user-name").value = ""; $("user-password").value = "";
+    say("Added " + name + ".");
+  } catch (err) { say("Could not add " + name + ": " + err.message, true); }
+  showAdmin();
+}
+
+async function createToken(ev) {
+  ev.preventDefault();
+  try {
+    const t = await api("/api/tokens", { method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ name: $("token-name").value, scope: $("token-scope").value, ttl: $("token-ttl").value }) });
+    $("token-secret").textContent = "New token (copy it now, it is not shown again): " + t.secret;
+  } catch (err) { say("Could not create the token: " + err.message, true); return; }
+  showAdmin();
+}
+
+async function revokeToken(id) {
+  try { await api("/api/tokens/" + encodeURIComponent(id), { method: "DELETE" }); say("Revoked " + id + "."); }
+  catch (err) { say("Could not revoke " + id + ": " + err.message, true); }
+  showAdmin();
+}
+
+async function deleteAsset() {
+  const id = player.id;
+  if (!id || !window.confirm("Delete this asset, its analysis results and (unless another asset uses it) its file?")) return;
+  try { await api("/api/assets/" + encodeURIComponent(id), { method: "DELETE" }); say("Deleted."); go("#/"); }
+  catch (err) { say("Could not delete: " + err.message, true); }
+}
+
+async function init() {
   setupDrop();
+  $("signin-form").addEventListener("submit", signIn);
+  $("signout-button").addEventListener("click", signOut);
+  $("user-form").addEventListener("submit", addUser);
+  $("token-form").addEventListener("submit", createToken);
+  $("asset-delete").addEventListener("click", deleteAsset);
   $("grid-toggle").addEventListener("change", (e) => { $("assets-table").classList.toggle("grid", e.target.checked); });
   $("upload-form").addEventListener("submit", upload);
   $("player-close").addEventListener("click", closePlayer);
@@ -925,8 +1091,14 @@ function init() {
     if (t && (t.tagName === "INPUT" || t.tagName === "SELECT" || t.tagName === "TEXTAREA")) return;
     closePlayer();
   });
-  window.addEventListener("hashchange", route);
-  route();
+  window.addEventListener("hashchange", () => { if (me.info) route(); });
+  try {
+    me.info = await api("/api/session");
+  } catch (err) {
+    showSignIn();
+    return;
+  }
+  signedIn();
 }
 
 document.addEventListener("DOMContentLoaded", init);
