@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/glasshouse/glasshouse"
+	"github.com/glasshouse/glasshouse/auth"
 )
 
 // Import* copy records verbatim from another backend (glasshouse migrate):
@@ -112,6 +113,35 @@ func (db *DB) ImportAuditEvents(ctx context.Context, evs []glasshouse.AuditEvent
 			if _, err := tx.ExecContext(ctx, `INSERT INTO gh_audit (`+auditCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 				ev.Seq, ev.Time.UTC().Format(time.RFC3339Nano), string(ev.Tenant), ev.Actor, ev.Remote, ev.Action, ev.Target, detail, ev.PrevHash, ev.Hash); err != nil {
 				return mapErr(op, err, fmt.Sprintf("insert audit event %d", ev.Seq))
+			}
+		}
+		return nil
+	})
+}
+
+// ImportAccounts copies tenants, users (with their password hashes) and API
+// tokens verbatim, without audit events (the source chain already holds
+// the events that created them). Sessions are not copied: users sign in
+// again.
+func (db *DB) ImportAccounts(ctx context.Context, tenants []auth.Tenant, users []auth.User, tokens []auth.Token) error {
+	const op = "postgres.ImportAccounts"
+	return db.writeTx(ctx, op, func(tx *Tx) error {
+		for _, t := range tenants {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO gh_tenants (id, name, created) VALUES (?, ?, ?)`, string(t.ID), t.Name, toNS(t.Created)); err != nil {
+				return mapErr(op, err, "tenant "+string(t.ID))
+			}
+		}
+		for _, u := range users {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO gh_users (name, tenant, role, password_hash, disabled, created) VALUES (?, ?, ?, ?, ?, ?)`,
+				u.Name, string(u.Tenant), string(u.Role), u.PasswordHash, boolInt(u.Disabled), toNS(u.Created)); err != nil {
+				return mapErr(op, err, "user "+u.Name)
+			}
+		}
+		for _, t := range tokens {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO gh_tokens (id, tenant, username, name, scope, hash, created, expires, revoked, last_used)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, t.ID, string(t.Tenant), t.User, t.Name, string(t.Scope), t.Hash,
+				toNS(t.Created), toNS(t.Expires), toNS(t.Revoked), toNS(t.LastUsed)); err != nil {
+				return mapErr(op, err, "token "+t.ID)
 			}
 		}
 		return nil

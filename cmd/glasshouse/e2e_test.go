@@ -256,7 +256,13 @@ func startServer(t *testing.T, data string, extra ...string) *server {
 		t.Cleanup(func() { s.kill() })
 		// serve made the first admin; the CLI, on the same data folder,
 		// gives the test a token for it.
-		out, stderr, code := runCLI(t, "token", "create", "--data", data, "--name", "e2e", "admin")
+		targs := []string{"token", "create", "--data", data, "--name", "e2e"}
+		for i := 0; i+1 < len(extra); i++ {
+			if extra[i] == "--db" || extra[i] == "--blobs" {
+				targs = append(targs, extra[i], extra[i+1])
+			}
+		}
+		out, stderr, code := runCLI(t, append(targs, "admin")...)
 		if code != 0 {
 			t.Fatalf("token create: %d %s", code, stderr)
 		}

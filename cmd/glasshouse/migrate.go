@@ -8,6 +8,7 @@ import (
 	"github.com/glasshouse/glasshouse"
 	"github.com/glasshouse/glasshouse/app"
 	"github.com/glasshouse/glasshouse/audit"
+	"github.com/glasshouse/glasshouse/auth"
 	"github.com/glasshouse/glasshouse/blobstore"
 	"github.com/glasshouse/glasshouse/postgres"
 	"github.com/glasshouse/glasshouse/search"
@@ -19,7 +20,8 @@ import (
 // PostgreSQL + an object store: every blob (re-hashed on the way), every
 // asset with its results, runs and jobs, the audit chain event by event
 // (same sequence numbers, times and hashes, so it verifies unchanged), and
-// rebuilds the search index. The target must be empty; the source is only
+// rebuilds the search index; tenants, users and API tokens are copied too
+// (sessions are not: users sign in again). The target must be empty; the source is only
 // read. Stop the embedded server first.
 func cmdMigrate(ctx context.Context, e *env, args []string) error {
 	fs := newFlagSet(e, "migrate", "--to-db postgres://... --to-blobs s3://... [--data DIR]")
@@ -140,7 +142,31 @@ func cmdMigrate(ctx context.Context, e *env, args []string) error {
 	}
 	fmt.Fprintf(e.stderr, "migrate: %d assets, %d results copied and indexed\n", len(keys), nres)
 
-	// 3. The audit chain, verbatim.
+	// 3. Accounts: tenants, users, API tokens (not sessions).
+	tenants, err := src.ListTenants(ctx)
+	if err != nil {
+		return fmt.Errorf("migrate: tenants: %w", err)
+	}
+	var users []auth.User
+	var tokens []auth.Token
+	for _, tid := range append([]glasshouse.TenantID{""}, tenantIDs(tenants)...) {
+		us, err := src.ListUsers(ctx, tid)
+		if err != nil {
+			return fmt.Errorf("migrate: users of %q: %w", tid, err)
+		}
+		users = append(users, us...)
+		ts, err := src.ListTokens(ctx, tid, "")
+		if err != nil {
+			return fmt.Errorf("migrate: tokens of %q: %w", tid, err)
+		}
+		tokens = append(tokens, ts...)
+	}
+	if err := dst.ImportAccounts(ctx, tenants, users, tokens); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	fmt.Fprintf(e.stderr, "migrate: %d tenants, %d users, %d API tokens copied\n", len(tenants), len(users), len(tokens))
+
+	// 4. The audit chain, verbatim.
 	var after int64
 	nev := 0
 	for {
@@ -158,7 +184,7 @@ func cmdMigrate(ctx context.Context, e *env, args []string) error {
 		nev += len(evs)
 	}
 
-	// 4. Check: counts match and the copied chain verifies.
+	// 5. Check: counts match and the copied chain verifies.
 	na, nr, ne, err := dst.ImportCounts(ctx)
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
@@ -180,4 +206,12 @@ func cmdMigrate(ctx context.Context, e *env, args []string) error {
 	fmt.Fprintf(e.stdout, "migrated %d assets, %d results, %d blobs (%d bytes), %d audit events; chain head %s verifies\n",
 		len(keys), nres, blobs, bytes, nev, rep.Head)
 	return nil
+}
+
+func tenantIDs(ts []auth.Tenant) []glasshouse.TenantID {
+	out := make([]glasshouse.TenantID, len(ts))
+	for i, t := range ts {
+		out[i] = t.ID
+	}
+	return out
 }

@@ -9,12 +9,14 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/glasshouse/glasshouse"
 	"github.com/glasshouse/glasshouse/analyze/probe"
 	"github.com/glasshouse/glasshouse/analyze/shots"
 	"github.com/glasshouse/glasshouse/app"
 	"github.com/glasshouse/glasshouse/audit"
+	"github.com/glasshouse/glasshouse/auth"
 	"github.com/glasshouse/glasshouse/internal/pgtest"
 	"github.com/glasshouse/glasshouse/internal/s3test"
 	"github.com/glasshouse/glasshouse/media"
@@ -54,6 +56,12 @@ func TestMigrate(t *testing.T) {
 	}
 	must(t, src.DeleteAsset(ctx, users[1], ids[len(ids)-1]))
 	ids = ids[:len(ids)-1]
+	// An account to carry over (its creation is in the audit chain too).
+	now := time.Now().UTC()
+	must(t, src.DB().CreateTenant(ctx, auth.Tenant{ID: "acme", Name: "Acme", Created: now},
+		glasshouse.NewEvent(glasshouse.System("acme"), "tenant.create", "acme", nil)))
+	must(t, src.DB().CreateUser(ctx, auth.User{Name: "Bob", Tenant: "acme", Role: auth.Editor, PasswordHash: "x", Created: now},
+		glasshouse.NewEvent(glasshouse.System("acme"), "user.create", "Bob", nil)))
 	srcRep, err := audit.Verify(ctx, audit.LogSource{Log: src.DB()})
 	must(t, err)
 	type snap struct {
@@ -140,6 +148,9 @@ func TestMigrate(t *testing.T) {
 				t.Errorf("asset %s job %s is %s after migration, want done", id, j.Kind, j.State)
 			}
 		}
+	}
+	if u, err := dst.DB().GetUser(ctx, "bob"); err != nil || u.Tenant != "acme" || u.Role != auth.Editor || u.PasswordHash != "x" {
+		t.Errorf("user after migration: %+v %v", u, err)
 	}
 	hits, err := dst.Search(ctx, users[0], search.Query{Text: "clip"})
 	must(t, err)
