@@ -42,6 +42,13 @@
 // Assets are ordered by score, then by asset ID descending (newest first for
 // UUIDv7 IDs), and paged with an opaque cursor.
 //
+// A backend may rank a bounded set of candidate segments instead of every
+// match, to keep the time of a query with very many matches bounded: it
+// then takes the candidates most likely to score best and sets
+// Hits.TotalEstimated, Total being the number of asset groups among the
+// candidates (a lower bound). sqlitefts does so beyond
+// sqlitefts.DefaultBound matching segments.
+//
 // # Snippets
 //
 // Hit.Snippet is HTML-safe text: the segment text (or an excerpt of it, with
@@ -119,6 +126,11 @@ type Hits struct {
 	Assets []AssetHits `json:"assets"`
 	Next   string      `json:"next,omitempty"` // cursor of the next page; "" at the end
 	Total  int         `json:"total"`          // matching assets in all pages
+	// TotalEstimated is true when the index ranked a bounded set of
+	// candidates (a query matching very many segments): Total is then a
+	// lower bound ("at least Total"), and the pages hold the best of the
+	// candidates. See the backend for the bound.
+	TotalEstimated bool `json:"total_estimated,omitempty"`
 }
 
 // Index is a full-text index of segments.

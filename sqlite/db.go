@@ -42,6 +42,14 @@ var (
 // connection before it fails with ErrUnavailable.
 const BusyTimeout = 15 * time.Second
 
+// MmapSize is the most of the database file a connection maps into memory
+// (PRAGMA mmap_size): 2 GiB, SQLite's largest.
+const MmapSize = 0x7fff0000
+
+// CacheSize is each connection's page cache (PRAGMA cache_size; negative:
+// KiB): 16 MiB keeps the pages that searches share parsed between them.
+const CacheSize = -16 << 10
+
 // DB is the SQLite backend. It is safe for concurrent use.
 type DB struct {
 	path   string
@@ -71,6 +79,10 @@ func Open(ctx context.Context, dsn string, logger *slog.Logger) (*DB, error) {
 	q.Add("_pragma", "synchronous(FULL)")
 	q.Add("_pragma", "foreign_keys(ON)")
 	q.Add("_pragma", "trusted_schema(OFF)")
+	// Reads of large tables (the search index) map pages instead of
+	// copying them through the page cache.
+	q.Add("_pragma", fmt.Sprintf("mmap_size(%d)", MmapSize))
+	q.Add("_pragma", fmt.Sprintf("cache_size(%d)", CacheSize))
 	full := path + "?" + q.Encode()
 
 	w, err := sql.Open("sqlite", full)

@@ -20,8 +20,10 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	_ "modernc.org/sqlite"
@@ -29,6 +31,7 @@ import (
 	"github.com/glasshouse/glasshouse"
 	"github.com/glasshouse/glasshouse/search"
 	"github.com/glasshouse/glasshouse/search/sqlitefts"
+	"github.com/glasshouse/glasshouse/sqlite"
 )
 
 func main() {
@@ -41,8 +44,15 @@ func main() {
 		optimize = flag.Bool("optimize", true, "merge the FTS5 index after building")
 		batch    = flag.Int("batch", 5000, "segments per transaction while building")
 		backend  = flag.String("backend", "sqlite", "sqlite, or postgres: also build the same segments into the PostgreSQL tsvector index (a throwaway cluster) and print its latencies next to the embedded index's")
+		only     = flag.String("shape", "", "run only the query shapes whose name contains this")
+		bound    = flag.Int("bound", 0, "candidate bound of the index (0: sqlitefts.DefaultBound)")
+		cpuprof  = flag.String("cpuprofile", "", "write a CPU profile of the queries to this file")
+		mmap     = flag.Int64("mmap", sqlite.MmapSize, "PRAGMA mmap_size, as glasshouse serve sets it")
+		cache    = flag.Int64("cache", sqlite.CacheSize, "PRAGMA cache_size, as glasshouse serve sets it")
+		slow     = flag.Duration("slow", 0, "print the queries that take more CPU time than this")
 	)
 	flag.Parse()
+	cfg = config{only: *only, bound: *bound, cpuprofile: *cpuprof, mmap: *mmap, cache: *cache, slow: *slow}
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	pgBackend = *backend == "postgres"
 	if err := run(context.Background(), log, *n, *seed, *queries, *dbPath, *reuse, *optimize, *batch); err != nil {
@@ -150,6 +160,8 @@ func (c *corpus) shapes(k int, samples []string) []shape {
 	r := rand.New(rand.NewSource(99))
 	pick := func(lo, hi int) string { return c.vocab[lo+r.Intn(hi-lo)] }
 	q := func(s string) string { return `"` + s + `"` }
+	// The baseline searches the text column, as the index does.
+	col := func(s string) string { return "text : (" + s + ")" }
 	var sh []shape
 	add := func(name string, gen func() (string, string)) {
 		s := shape{name: name}
@@ -160,17 +172,17 @@ func (c *corpus) shapes(k int, samples []string) []shape {
 		}
 		sh = append(sh, s)
 	}
-	add("common word", func() (string, string) { w := pick(10, 100); return w, q(w) })
-	add("rare word", func() (string, string) { w := pick(5000, 40000); return w, q(w) })
+	add("common word", func() (string, string) { w := pick(10, 100); return w, col(q(w)) })
+	add("rare word", func() (string, string) { w := pick(5000, 40000); return w, col(q(w)) })
 	add("two words", func() (string, string) {
 		a, b := pick(20, 300), pick(20, 300)
-		return a + " " + b, q(a) + " AND " + q(b)
+		return a + " " + b, col(q(a) + " AND " + q(b))
 	})
 	add("phrase", func() (string, string) {
 		ws := strings.Fields(samples[r.Intn(len(samples))])
 		i := r.Intn(len(ws) - 1)
 		p := ws[i] + " " + ws[i+1]
-		return q(p), q(p)
+		return q(p), col(q(p))
 	})
 	add("prefix", func() (string, string) {
 		w := pick(100, 2000)
@@ -178,19 +190,31 @@ func (c *corpus) shapes(k int, samples []string) []shape {
 			w = pick(100, 2000)
 		}
 		p := w[:3+r.Intn(2)]
-		return p + "*", q(p) + " *"
+		return p + "*", col(q(p) + " *")
 	})
 	add("filtered", func() (string, string) {
 		w := pick(50, 1000)
-		return fmt.Sprintf("in:speech collection:c%d %s", r.Intn(10), w), q(w)
+		return fmt.Sprintf("in:speech collection:c%d %s", r.Intn(10), w), col(q(w))
 	})
 	add("combined", func() (string, string) {
 		w := pick(50, 1000)
 		l := c.labels[r.Intn(len(c.labels))]
-		return fmt.Sprintf("label:%s AND in:text %s", q(l), w), q(w)
+		return fmt.Sprintf("label:%s AND in:text %s", q(l), w), col(q(w))
 	})
 	return sh
 }
+
+// config holds the flags that tune a run.
+type config struct {
+	only       string
+	bound      int
+	cpuprofile string
+	mmap       int64
+	cache      int64
+	slow       time.Duration
+}
+
+var cfg config
 
 func run(ctx context.Context, log *slog.Logger, n int, seed int64, nq int, dbPath string, reuse, optimize bool, batch int) error {
 	if dbPath == "" {
@@ -201,7 +225,7 @@ func run(ctx context.Context, log *slog.Logger, n int, seed int64, nq int, dbPat
 		defer os.RemoveAll(dir)
 		dbPath = filepath.Join(dir, "bench.db")
 	}
-	db, err := sql.Open("sqlite", "file:"+dbPath+"?_pragma=journal_mode(WAL)&_pragma=busy_timeout(5000)&_pragma=synchronous(NORMAL)")
+	db, err := sql.Open("sqlite", "file:"+dbPath+"?_pragma=journal_mode(WAL)&_pragma=busy_timeout(5000)&_pragma=synchronous(NORMAL)&_pragma=mmap_size("+fmt.Sprint(cfg.mmap)+")&_pragma=cache_size("+fmt.Sprint(cfg.cache)+")")
 	if err != nil {
 		return fmt.Errorf("open %s: %w", dbPath, err)
 	}
@@ -210,6 +234,7 @@ func run(ctx context.Context, log *slog.Logger, n int, seed int64, nq int, dbPat
 	if err != nil {
 		return err
 	}
+	x.SetBound(cfg.bound)
 	c := newCorpus(seed, n)
 	seedUsed = seed
 	var samples []string
@@ -258,26 +283,48 @@ func run(ctx context.Context, log *slog.Logger, n int, seed int64, nq int, dbPat
 	}
 	shapes := c.shapes(nq, samples)
 	fmt.Printf("\nlatency over %d queries per shape, tenant t0 (70%% of assets), 20 asset groups per page:\n", nq)
-	fmt.Printf("%-12s | %9s %9s %9s %7s | %9s %9s %9s | %6s %6s\n", "shape", "p50", "p99", "max", "assets", "base p50", "base p99", "base max", "×p50", "×p99")
-	fmt.Println(strings.Repeat("-", 104))
+	fmt.Printf("load average before queries: %s\n", loadavg())
+	fmt.Printf("%-12s | %9s %9s %9s %7s %5s | %9s %9s %9s | %6s %6s | %8s %8s %8s %8s\n", "shape", "p50", "p99", "max", "assets", "est", "base p50", "base p99", "base max", "×p50", "×p99", "cpu p50", "cpu p99", "bcpu p50", "bcpu p99")
+	fmt.Println(strings.Repeat("-", 150))
 	baseQ, err := db.PrepareContext(ctx, "SELECT rowid FROM search_fts WHERE search_fts MATCH ? ORDER BY rank LIMIT 20")
 	if err != nil {
 		return fmt.Errorf("prepare baseline: %w", err)
 	}
 	defer baseQ.Close()
+	if cfg.cpuprofile != "" {
+		f, err := os.Create(cfg.cpuprofile)
+		if err != nil {
+			return fmt.Errorf("cpu profile: %w", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("cpu profile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	for _, s := range shapes {
-		var lat, blat []time.Duration
-		total := 0
+		if !strings.Contains(s.name, cfg.only) {
+			continue
+		}
+		var lat, blat, cpu, bcpu []time.Duration
+		total, estimated := 0, 0
 		for i, text := range s.queries {
-			t0 := time.Now()
+			t0, c0 := time.Now(), cpuTime()
 			h, err := x.Search(ctx, search.Query{Tenant: "t0", Text: text})
 			if err != nil {
 				return fmt.Errorf("%s %q: %w", s.name, text, err)
 			}
 			lat = append(lat, time.Since(t0))
+			cpu = append(cpu, cpuTime()-c0)
+			if cfg.slow > 0 && cpu[len(cpu)-1] > cfg.slow {
+				fmt.Printf("  slow: %q %v CPU, %v wall, %d assets\n", text, cpu[len(cpu)-1], lat[len(lat)-1], h.Total)
+			}
 			total += h.Total
+			if h.TotalEstimated {
+				estimated++
+			}
 
-			t0 = time.Now()
+			t0, c0 = time.Now(), cpuTime()
 			rows, err := baseQ.QueryContext(ctx, s.baseline[i])
 			if err != nil {
 				return fmt.Errorf("baseline %q: %w", s.baseline[i], err)
@@ -286,11 +333,13 @@ func run(ctx context.Context, log *slog.Logger, n int, seed int64, nq int, dbPat
 			}
 			rows.Close()
 			blat = append(blat, time.Since(t0))
+			bcpu = append(bcpu, cpuTime()-c0)
 		}
 		p := pct(lat)
 		b := pct(blat)
-		fmt.Printf("%-12s | %9s %9s %9s %7d | %9s %9s %9s | %6.1f %6.1f\n", s.name, ms(p[0]), ms(p[1]), ms(p[2]), total/len(s.queries),
-			ms(b[0]), ms(b[1]), ms(b[2]), float64(p[0])/float64(b[0]), float64(p[1])/float64(b[1]))
+		c, bc := pct(cpu), pct(bcpu)
+		fmt.Printf("%-12s | %9s %9s %9s %7d %4d%% | %9s %9s %9s | %6.1f %6.1f | %8s %8s %8s %8s\n", s.name, ms(p[0]), ms(p[1]), ms(p[2]), total/len(s.queries), 100*estimated/len(s.queries),
+			ms(b[0]), ms(b[1]), ms(b[2]), float64(p[0])/float64(b[0]), float64(p[1])/float64(b[1]), ms(c[0]), ms(c[1]), ms(bc[0]), ms(bc[1]))
 	}
 	if pgBackend {
 		if err := runPostgres(ctx, log, c, n, batch, shapes, x); err != nil {
@@ -300,7 +349,10 @@ func run(ctx context.Context, log *slog.Logger, n int, seed int64, nq int, dbPat
 	var m runtime.MemStats
 	runtime.ReadMemStats(&m)
 	fmt.Printf("\nGo heap: %.1f MiB in use, %.1f MiB from the OS; %s\n", float64(m.HeapAlloc)/(1<<20), float64(m.Sys)/(1<<20), rss())
-	fmt.Println("assets = mean number of matching asset groups (Total); base = SELECT rowid FROM search_fts WHERE search_fts MATCH ? ORDER BY rank LIMIT 20 (no tenant, no filters, no grouping, no snippets)")
+	fmt.Printf("load average after queries: %s\n", loadavg())
+	fmt.Println("assets = mean number of matching asset groups (Total); est = share of queries whose Total is a lower bound (TotalEstimated: more matches than the candidate bound)")
+	fmt.Println("cpu = CPU time of the process per query (user+system, getrusage): what the query costs with a core to itself; on a shared machine the wall time adds the wait for a core")
+	fmt.Println("base = SELECT rowid FROM search_fts WHERE search_fts MATCH 'text : (...)' ORDER BY rank LIMIT 20 (no tenant, no filters, no grouping, no snippets)")
 	return nil
 }
 
@@ -325,4 +377,21 @@ func rss() string {
 		}
 	}
 	return strings.Join(out, ", ") + " (VmHWM = peak RSS)"
+}
+
+func loadavg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	return strings.Join(strings.Fields(string(b))[:3], " ")
+}
+
+// cpuTime returns the CPU time the process has used.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

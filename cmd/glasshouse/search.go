@@ -69,7 +69,11 @@ func cmdSearch(ctx context.Context, e *env, args []string) error {
 			fmt.Fprintf(e.stdout, "    %-8s %s-%s  %s\n", h.Kind, fmtDur(h.StartMS), fmtDur(h.EndMS), plainSnippet(h.Snippet))
 		}
 	}
-	fmt.Fprintf(e.stdout, "%d asset(s) match\n", hits.Total)
+	if hits.TotalEstimated {
+		fmt.Fprintf(e.stdout, "at least %d asset(s) match\n", hits.Total)
+	} else {
+		fmt.Fprintf(e.stdout, "%d asset(s) match\n", hits.Total)
+	}
 	if hits.Next != "" {
 		fmt.Fprintf(e.stdout, "more: --cursor %s\n", hits.Next)
 	}

@@ -331,7 +331,7 @@ async function runSearch(q, cursor) {
   res.assets.forEach((g, i) => list.append(resultGroup(g, assets[i])));
   const n = res.total;
   $("search-total").textContent = n === 0 ? "Nothing found."
-    : n + " asset" + (n === 1 ? "" : "s") + " found" + (searchState.page ? ", page " + (searchState.page + 1) : "") + ".";
+    : (res.total_estimated ? "at least " : "") + n + " asset" + (n === 1 ? "" : "s") + " found" + (searchState.page ? ", page " + (searchState.page + 1) : "") + ".";
   searchState.cursors.length = searchState.page + 1;
   if (res.next) searchState.cursors.push(res.next);
   $("search-prev").disabled = searchState.page === 0;
