@@ -169,3 +169,12 @@ func WriteUsageCSV(w io.Writer, us ...*Usage) error {
 	cw.Flush()
 	return cw.Error()
 }
+
+// DueAsset is an asset that its tenant's retention rule says is due for
+// deletion.
+type DueAsset struct {
+	Tenant TenantID
+	ID     AssetID
+	Days   int // the rule's days
+	All    bool
+}

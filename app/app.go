@@ -23,7 +23,6 @@ import (
 	"github.com/glasshouse/glasshouse/media"
 	"github.com/glasshouse/glasshouse/redact"
 	"github.com/glasshouse/glasshouse/search"
-	"github.com/glasshouse/glasshouse/sqlite"
 )
 
 // Version is the glasshouse version reported by the status endpoint.
@@ -54,7 +53,7 @@ type Store interface {
 	SetRetention(ctx context.Context, r glasshouse.RetentionRule, ev glasshouse.AuditEvent) error
 	DeleteRetention(ctx context.Context, tenant glasshouse.TenantID, all bool, collection string, ev glasshouse.AuditEvent) error
 	RetentionRules(ctx context.Context, tenant glasshouse.TenantID) ([]glasshouse.RetentionRule, error)
-	DueAssets(ctx context.Context, now time.Time) ([]sqlite.DueAsset, error)
+	DueAssets(ctx context.Context, now time.Time) ([]glasshouse.DueAsset, error)
 	SetHold(ctx context.Context, h glasshouse.Hold, ev glasshouse.AuditEvent) error
 	ReleaseHold(ctx context.Context, tenant glasshouse.TenantID, scope, target string, ev glasshouse.AuditEvent) error
 	Holds(ctx context.Context, tenant glasshouse.TenantID) ([]glasshouse.Hold, error)
@@ -169,18 +168,14 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 	if err != nil {
 		return nil, fmt.Errorf("app.Open: blobs %s: %w", redactURL(cfg.BlobsURL), err)
 	}
-	db, err := sqlite.Open(ctx, cfg.DBURL, cfg.Logger)
+	db, idx, err := openDB(ctx, cfg.DBURL, cfg.Logger)
 	if err != nil {
 		a.blobs.Close()
 		return nil, fmt.Errorf("app.Open: db %s: %w", redactURL(cfg.DBURL), err)
 	}
 	a.db = db
-	a.plans = db
-	idx, err := openIndex(ctx, db)
-	if err != nil {
-		db.Close()
-		a.blobs.Close()
-		return nil, fmt.Errorf("app.Open: search index: %w", err)
+	if ps, ok := db.(redact.Store); ok {
+		a.plans = ps
 	}
 	a.index = idx
 	if cfg.Auth.Logger == nil {

@@ -2,16 +2,54 @@ package app
 
 import (
 	"context"
+	"fmt"
+	"log/slog"
+	"strings"
 
 	"github.com/glasshouse/glasshouse"
+	"github.com/glasshouse/glasshouse/postgres"
 	"github.com/glasshouse/glasshouse/search"
+	"github.com/glasshouse/glasshouse/search/pgsearch"
 	"github.com/glasshouse/glasshouse/search/sqlitefts"
 	"github.com/glasshouse/glasshouse/sqlite"
 )
 
-// openIndex opens the search index that lives next to the catalog.
-func openIndex(ctx context.Context, db *sqlite.DB) (search.Index, error) {
-	return sqlitefts.New(ctx, db.SQL())
+// Compile-time checks: both backends are complete stores.
+var (
+	_ Store = (*sqlite.DB)(nil)
+	_ Store = (*postgres.DB)(nil)
+)
+
+// IsPostgres reports whether dsn names the PostgreSQL backend.
+func IsPostgres(dsn string) bool {
+	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
+}
+
+// openDB opens the catalog backend named by dsn and the search index that
+// lives next to it: SQLite with FTS5, or PostgreSQL with tsvector.
+func openDB(ctx context.Context, dsn string, log *slog.Logger) (Store, search.Index, error) {
+	if IsPostgres(dsn) {
+		db, err := postgres.Open(ctx, dsn, log)
+		if err != nil {
+			return nil, nil, err
+		}
+		idx, err := pgsearch.New(ctx, db.StdDB())
+		if err != nil {
+			db.Close()
+			return nil, nil, fmt.Errorf("search index: %w", err)
+		}
+		return db, idx, nil
+	}
+	db, err := sqlite.Open(ctx, dsn, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	idx, err := sqlitefts.New(ctx, db.SQL())
+	if err != nil {
+		db.Close()
+		return nil, nil, fmt.Errorf("search index: %w", err)
+	}
+	return db, idx, nil
 }
 
 func (a *App) indexResult(ctx context.Context, as *glasshouse.Asset, source string, in *glasshouse.Insights) error {

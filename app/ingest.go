@@ -183,6 +183,35 @@ func (a *App) readHead(ctx context.Context, ref glasshouse.Ref) ([]byte, error) 
 
 // localPath returns a local file holding the blob: the store's own file for
 // file://, else a temporary copy (removed by cleanup).
+// signer is a blob store that can hand out time-limited HTTP(S) URLs
+// (blobstore.Store on S3, GCS and Azure).
+type signer interface {
+	SignedURL(ctx context.Context, ref glasshouse.Ref, expiry time.Duration) (string, error)
+}
+
+// SignedURLExpiry bounds how long an analyzer's media URL stays valid.
+const SignedURLExpiry = 12 * time.Hour
+
+// mediaPath is what analyzers get as Input.Path: the blob's own file on a
+// file:// store; for audio and video on an object store, a presigned URL
+// that ffmpeg and ffprobe read with HTTP range requests (seeking fetches
+// only the ranges they need, so no whole local copy of a video is made);
+// otherwise (images, which analyzers decode in Go, or a store that cannot
+// sign) a temporary local copy.
+func (a *App) mediaPath(ctx context.Context, as *glasshouse.Asset) (string, func(), error) {
+	if p, ok := a.blobs.LocalPath(as.Hash); ok {
+		return p, func() {}, nil
+	}
+	if s, ok := a.blobs.(signer); ok && (as.Kind == glasshouse.KindVideo || as.Kind == glasshouse.KindAudio) {
+		u, err := s.SignedURL(ctx, as.Hash, SignedURLExpiry)
+		if err == nil {
+			return u, func() {}, nil
+		}
+		a.log.Debug("no signed URL; copying the media locally", "asset", as.ID, "err", err)
+	}
+	return a.localPath(ctx, as.Hash)
+}
+
 func (a *App) localPath(ctx context.Context, ref glasshouse.Ref) (string, func(), error) {
 	if p, ok := a.blobs.LocalPath(ref); ok {
 		return p, func() {}, nil

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/glasshouse/glasshouse"
+	"github.com/glasshouse/glasshouse/postgres"
 )
 
 // Run runs analyzer jobs until ctx is done. In SoleWorker mode it first
@@ -18,6 +19,9 @@ func (a *App) Run(ctx context.Context) error {
 	if len(a.analyzers) == 0 && a.cfg.Redactor == nil {
 		<-ctx.Done()
 		return nil
+	}
+	if pg, ok := a.db.(*postgres.DB); ok {
+		return a.runRiver(ctx, pg)
 	}
 	if a.cfg.SoleWorker {
 		if _, err := a.db.ResetRunning(ctx); err != nil {
@@ -108,28 +112,77 @@ func sleep(ctx context.Context, d time.Duration) {
 	}
 }
 
-// runJob runs one leased job: heartbeats the lease, stores the result and
-// index segments, runs derived analyzers, and acks; failures are retried
-// with exponential backoff.
+// runJob runs one leased job of the lease loop: processJob, then Ack, or
+// Nack with exponential backoff (the embedded queue's retry policy).
 func (a *App) runJob(ctx context.Context, l *glasshouse.Lease) {
 	job := l.Job
 	log := a.log.With("job", job.ID, "kind", job.Kind, "asset", job.Asset, "attempt", job.Attempts)
+	start := time.Now()
+	err := a.processJob(ctx, l)
+	if ctx.Err() != nil {
+		// Shutting down: leave the job to be re-run (lease expiry or ResetRunning).
+		return
+	}
+	if err == nil {
+		if err := a.db.Ack(context.WithoutCancel(ctx), l); err != nil {
+			log.Warn("ack", "err", err)
+		}
+		log.Info("job done", "took", time.Since(start).Round(time.Millisecond))
+		return
+	}
+	retry := time.Duration(1<<min(job.Attempts, 8)) * 5 * time.Second
+	if errors.Is(err, errNoAnalyzer) {
+		retry = time.Minute
+	}
+	log.Warn("job failed", "err", err)
+	if err := a.db.Nack(context.WithoutCancel(ctx), l, retry, err); err != nil {
+		log.Warn("nack", "err", err)
+	}
+	if job.Attempts >= job.MaxAttempts && job.MaxAttempts > 0 {
+		a.recordFailure(context.WithoutCancel(ctx), job, start, err)
+	}
+}
+
+var errNoAnalyzer = errors.New("analyzer not available in this process")
+
+// recordFailure records an analyzer run that gave up (its attempts used up).
+func (a *App) recordFailure(ctx context.Context, job glasshouse.Job, start time.Time, err error) {
+	if job.Kind == RedactJobKind {
+		return // the render records its own failure
+	}
+	name, version := job.Kind, job.Version
+	if an, ok := a.analyzers[job.Kind]; ok {
+		name, version = an.Name(), an.Version()
+	}
+	_ = a.db.RecordRun(ctx, job.Tenant, job.Asset, glasshouse.AnalyzerRun{
+		Name: name, Version: version, State: glasshouse.JobFailed, Started: start, Error: err.Error(),
+		DurationMS: time.Since(start).Milliseconds(),
+	})
+}
+
+// processJob is the per-job work that every queue runs, the lease loop
+// (runJob) and River (riverWorker): it heart-beats the lease, runs the
+// analyzer and the derived analyzers, and stores results, index segments and
+// audit events. It returns nil when the job is done (or its asset was
+// deleted meanwhile: nothing to do), the failure otherwise; a lost lease
+// cancels the work.
+func (a *App) processJob(ctx context.Context, l *glasshouse.Lease) error {
+	job := l.Job
 	an, ok := a.analyzers[job.Kind]
 	if job.Kind == RedactJobKind && a.cfg.Redactor != nil {
 		an, ok = redactRunner{a}, true
 	}
 	if !ok {
-		_ = a.db.Nack(ctx, l, time.Minute, fmt.Errorf("no analyzer %q in this process", job.Kind))
-		return
+		return fmt.Errorf("job %d: %w: %q", job.ID, errNoAnalyzer, job.Kind)
 	}
+	log := a.log.With("job", job.ID, "kind", job.Kind, "asset", job.Asset)
 	// The tenant's policy may have changed since the job was queued.
 	if p, err := a.db.Policy(ctx, job.Tenant); err == nil && !p.AllowsAnalyzer(job.Kind) {
 		if err := a.db.RecordRun(ctx, job.Tenant, job.Asset, skippedRun(an, p)); err != nil && !errors.Is(err, glasshouse.ErrNotExist) {
 			log.Warn("record skipped analyzer", "err", err)
 		}
-		_ = a.db.Ack(context.WithoutCancel(ctx), l)
 		log.Info("job skipped by policy")
-		return
+		return nil
 	}
 	jctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -145,49 +198,26 @@ func (a *App) runJob(ctx context.Context, l *glasshouse.Lease) {
 				return
 			case <-t.C:
 				if err := a.db.Extend(jctx, l, a.cfg.Lease); err != nil {
-					if jctx.Err() == nil {
-						log.Warn("lease lost; stopping job", "err", err)
+					if jctx.Err() == nil && errors.Is(err, glasshouse.ErrConflict) {
+						a.log.Warn("lease lost; stopping job", "job", job.ID, "err", err)
 						cancel()
+						return
 					}
-					return
+					// Database unreachable: keep working and keep trying;
+					// the lease may outlive the outage.
+					a.log.Warn("extend lease", "job", job.ID, "err", err)
 				}
 			}
 		}
 	}()
-	start := time.Now()
 	err := a.analyze(jctx, an, l)
 	cancel()
 	hb.Wait()
-	if ctx.Err() != nil {
-		// Shutting down: leave the job to be re-run (lease expiry or ResetRunning).
-		return
-	}
-	if err == nil {
-		if err := a.db.Ack(context.WithoutCancel(ctx), l); err != nil {
-			log.Warn("ack", "err", err)
-		}
-		log.Info("job done", "took", time.Since(start).Round(time.Millisecond))
-		return
-	}
-	if errors.Is(err, glasshouse.ErrNotExist) {
+	if err != nil && errors.Is(err, glasshouse.ErrNotExist) {
 		// Asset deleted meanwhile: nothing to do.
-		_ = a.db.Ack(context.WithoutCancel(ctx), l)
-		return
+		return nil
 	}
-	log.Warn("job failed", "err", err)
-	backoff := time.Duration(1<<min(job.Attempts, 8)) * 5 * time.Second
-	if err := a.db.Nack(context.WithoutCancel(ctx), l, backoff, err); err != nil {
-		log.Warn("nack", "err", err)
-	}
-	if _, isRender := an.(redactRunner); isRender {
-		return // the render records its own failure
-	}
-	if job.Attempts >= job.MaxAttempts && job.MaxAttempts > 0 {
-		_ = a.db.RecordRun(context.WithoutCancel(ctx), job.Tenant, job.Asset, glasshouse.AnalyzerRun{
-			Name: an.Name(), Version: an.Version(), State: glasshouse.JobFailed, Started: start, Error: err.Error(),
-			DurationMS: time.Since(start).Milliseconds(),
-		})
-	}
+	return err
 }
 
 func (a *App) analyze(ctx context.Context, an glasshouse.Analyzer, l *glasshouse.Lease) error {
@@ -233,7 +263,7 @@ func (a *App) analyze(ctx context.Context, an glasshouse.Analyzer, l *glasshouse
 // runAnalyzer runs an on as and stores its result, index segments and audit
 // event. l may be nil (derived analyzers run inline).
 func (a *App) runAnalyzer(ctx context.Context, an glasshouse.Analyzer, as *glasshouse.Asset, l *glasshouse.Lease, prior *glasshouse.Insights) (*glasshouse.Result, error) {
-	path, cleanup, err := a.localPath(ctx, as.Hash)
+	path, cleanup, err := a.mediaPath(ctx, as)
 	if err != nil {
 		return nil, err
 	}

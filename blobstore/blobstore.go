@@ -31,11 +31,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"gocloud.dev/blob"
@@ -236,6 +238,13 @@ func kindOf(err error) error {
 		return glasshouse.ErrNotExist
 	case errors.Is(err, os.ErrPermission):
 		return glasshouse.ErrPermission
+	}
+	// An object store that cannot be reached (refused, reset, timed out)
+	// is unavailable, not broken: callers answer 503 and retry later.
+	var ne net.Error
+	if errors.As(err, &ne) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, syscall.EPIPE) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return glasshouse.ErrUnavailable
 	}
 	switch gcerrors.Code(err) {
 	case gcerrors.NotFound:
@@ -456,7 +465,7 @@ func (s *Store) putGeneric(ctx context.Context, r io.Reader, buf []byte) (_ glas
 	tmp := tmpPrefix + randomName()
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	w, err := s.bucket.NewWriter(wctx, tmp, &blob.WriterOptions{ContentType: "application/octet-stream"})
+	w, err := s.bucket.NewWriter(wctx, tmp, s.writerOptions())
 	if err != nil {
 		return "", 0, glasshouse.E(op, kindOf(err), err, "create temporary")
 	}
@@ -513,7 +522,7 @@ func (s *Store) streamCopy(ctx context.Context, dst, src string, want []byte, bu
 	defer rd.Close()
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	w, err := s.bucket.NewWriter(wctx, dst, &blob.WriterOptions{ContentType: "application/octet-stream"})
+	w, err := s.bucket.NewWriter(wctx, dst, s.writerOptions())
 	if err != nil {
 		return glasshouse.E(op, kindOf(err), err, "create blob")
 	}
@@ -742,4 +751,38 @@ func (s *Store) Walk(ctx context.Context, fn func(ref glasshouse.Ref, size int64
 			return err
 		}
 	}
+}
+
+// Multipart upload shape for object stores: parts of UploadPartSize, at most
+// UploadConcurrency in flight, so a Put holds about
+// (UploadConcurrency+1) × UploadPartSize in memory whatever the file size.
+// S3 allows 10,000 parts, so one object can be up to 48 GiB at this part
+// size (a known limit: a larger original needs a larger UploadPartSize).
+const (
+	UploadPartSize    = 5 << 20
+	UploadConcurrency = 1
+)
+
+func (s *Store) writerOptions() *blob.WriterOptions {
+	return &blob.WriterOptions{ContentType: "application/octet-stream", BufferSize: UploadPartSize, MaxConcurrency: UploadConcurrency}
+}
+
+// SignedURL returns a time-limited HTTP(S) URL from which the blob can be
+// read with range requests (S3, GCS and Azure presigned URLs), so that
+// ffmpeg can seek in a video without a local copy. Stores that cannot sign
+// (file://, mem://) give ErrUnsupported.
+func (s *Store) SignedURL(ctx context.Context, ref glasshouse.Ref, expiry time.Duration) (string, error) {
+	const op = "blobstore.SignedURL"
+	if err := checkRef(op, ref); err != nil {
+		return "", err
+	}
+	switch s.scheme {
+	case "file", "mem", "":
+		return "", glasshouse.Errorf(op, glasshouse.ErrUnsupported, "%s:// blobs have no URL", s.scheme)
+	}
+	u, err := s.bucket.SignedURL(ctx, key(ref), &blob.SignedURLOptions{Expiry: expiry, Method: "GET"})
+	if err != nil {
+		return "", glasshouse.E(op, glasshouse.ErrUnsupported, err, "sign URL")
+	}
+	return u, nil
 }

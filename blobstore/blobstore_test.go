@@ -19,6 +19,7 @@ import (
 
 	"github.com/glasshouse/glasshouse"
 	"github.com/glasshouse/glasshouse/blobstore/blobstoretest"
+	"github.com/glasshouse/glasshouse/internal/s3test"
 )
 
 func testLogger(t *testing.T) *slog.Logger {
@@ -101,8 +102,16 @@ func TestConformanceMem(t *testing.T) {
 	}, blobstoretest.Options{LargeSize: 64 << 20, SkipHeapCheck: true})
 }
 
-// TestConformanceS3 runs the suite against an S3-compatible service when
-// GLASSHOUSE_TEST_S3_URL is set, e.g.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	s3test.StopShared()
+	os.Exit(code)
+}
+
+// TestConformanceS3 runs the suite against a real S3 server: the
+// versitygw started on loopback by internal/s3test (built by
+// scripts/setup.sh), or the S3-compatible service GLASSHOUSE_TEST_S3_URL
+// names, e.g.
 //
 //	GLASSHOUSE_TEST_S3_URL='s3://test?endpoint=http://127.0.0.1:9000&region=us-east-1&use_path_style=true'
 //
@@ -111,7 +120,7 @@ func TestConformanceMem(t *testing.T) {
 func TestConformanceS3(t *testing.T) {
 	base := os.Getenv("GLASSHOUSE_TEST_S3_URL")
 	if base == "" {
-		t.Skip("GLASSHOUSE_TEST_S3_URL not set")
+		base = s3test.NewBucketURL(t)
 	}
 	blobstoretest.Run(t, func(t *testing.T) glasshouse.BlobStore {
 		u, err := url.Parse(base)

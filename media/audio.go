@@ -17,7 +17,7 @@ import (
 // is ErrInvalid.
 func ExtractAudio(ctx context.Context, l Limits, path string, streamIndex int, outWav string) error {
 	const op = "media.ExtractAudio"
-	if _, err := os.Stat(path); err != nil {
+	if err := statInput(path); err != nil {
 		return openErr(op, path, err)
 	}
 	spec := "0:a:0"

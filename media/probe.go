@@ -58,7 +58,7 @@ type ffprobeStream struct {
 // ErrCorrupt; one with no audio or video stream is ErrUnsupported.
 func Probe(ctx context.Context, l Limits, path string) (*glasshouse.ProbeInfo, error) {
 	const op = "media.Probe"
-	if _, err := os.Stat(path); err != nil {
+	if err := statInput(path); err != nil {
 		return nil, openErr(op, path, err)
 	}
 	out, err := Run(ctx, l, "ffprobe", "-v", "error", "-print_format", "json", "-show_format", "-show_streams", fileArg(path))
@@ -89,7 +89,29 @@ func Probe(ctx context.Context, l Limits, path string) (*glasshouse.ProbeInfo, e
 // fileArg turns a path into an ffmpeg input or output argument that is
 // always read as a local file: never an option (a leading "-") nor another
 // protocol ("http:", "concat:", ...).
-func fileArg(path string) string { return "file:" + path }
+func fileArg(path string) string {
+	if IsURL(path) {
+		return path
+	}
+	return "file:" + path
+}
+
+// IsURL reports whether an input is an HTTP(S) URL (a presigned object-store
+// URL the app hands to analyzers, see app.mediaPath) rather than a local
+// path. Only the app builds such inputs; file names from users never reach
+// ffmpeg as URLs.
+func IsURL(path string) bool {
+	return strings.HasPrefix(path, "https://") || strings.HasPrefix(path, "http://")
+}
+
+// statInput checks that a local input exists; URLs are checked by ffmpeg.
+func statInput(path string) error {
+	if IsURL(path) {
+		return nil
+	}
+	_, err := os.Stat(path)
+	return err
+}
 
 func hasAV(pi *glasshouse.ProbeInfo) bool {
 	for _, s := range pi.Streams {

@@ -6,7 +6,6 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"os"
 	"strconv"
 	"strings"
 
@@ -28,7 +27,7 @@ func SceneCuts(ctx context.Context, l Limits, path string, threshold float64) ([
 	if threshold <= 0 || threshold >= 1 || math.IsNaN(threshold) {
 		return nil, glasshouse.Errorf(op, glasshouse.ErrInvalid, "threshold %v must be between 0 and 1", threshold)
 	}
-	if _, err := os.Stat(path); err != nil {
+	if err := statInput(path); err != nil {
 		return nil, openErr(op, path, err)
 	}
 	vf := fmt.Sprintf("setpts=PTS-STARTPTS,select='gt(scene,%s)',showinfo",

@@ -51,7 +51,7 @@ func PosterTimeMS(pi *glasshouse.ProbeInfo) int64 {
 }
 
 func still(ctx context.Context, l Limits, op, path string, kind glasshouse.MediaKind, pi *glasshouse.ProbeInfo, maxW int) ([]byte, error) {
-	if _, err := os.Stat(path); err != nil {
+	if err := statInput(path); err != nil {
 		return nil, openErr(op, path, err)
 	}
 	scale := ""
@@ -154,7 +154,7 @@ func Stills(ctx context.Context, l Limits, path string, timesMS []int64, widths 
 	if len(widths) == 0 {
 		return nil, glasshouse.Errorf(op, glasshouse.ErrInvalid, "no widths")
 	}
-	if _, err := os.Stat(path); err != nil {
+	if err := statInput(path); err != nil {
 		return nil, openErr(op, path, err)
 	}
 	dir, err := os.MkdirTemp("", "glasshouse-stills-")

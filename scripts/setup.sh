@@ -13,7 +13,7 @@ PKGS=(
   tesseract-ocr tesseract-ocr-eng
   pocketsphinx pocketsphinx-en-us pocketsphinx-testdata
   python3 python3-onnx python3-numpy
-  fonts-dejavu-core chromium
+  fonts-dejavu-core chromium postgresql
   util-linux ca-certificates git make gcc
 )
 missing=()
@@ -53,6 +53,10 @@ fi
 
 echo "setup: downloading Go modules"
 go mod download
+
+# The S3 server the scale-out tests run on loopback (versitygw), built once
+# into ~/.cache/glasshouse/ and reused.
+go run ./internal/s3test/ensure
 
 echo "setup: provisioning models into .models"
 bash models/provision.sh .models

@@ -181,12 +181,8 @@ func (db *DB) RetentionRules(ctx context.Context, tenant glasshouse.TenantID) ([
 }
 
 // DueAsset is an asset a retention rule says to delete.
-type DueAsset struct {
-	Tenant glasshouse.TenantID
-	ID     glasshouse.AssetID
-	Days   int // the rule's days
-	All    bool
-}
+// DueAsset is glasshouse.DueAsset (kept as a name for callers of this package).
+type DueAsset = glasshouse.DueAsset
 
 // DueAssets lists, oldest first, the assets of every tenant that their
 // retention rule (the collection's, else the tenant-wide one) says are due

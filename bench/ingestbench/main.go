@@ -23,6 +23,7 @@ func main() {
 	size := flag.String("size", "1GiB", "size of the test file (e.g. 256MiB, 1GiB)")
 	dir := flag.String("dir", "", "scratch folder (default: a temp folder on the same disk as the data)")
 	keep := flag.Bool("keep", false, "keep the scratch folder")
+	s3 := flag.Bool("s3", false, "ingest into S3 (versitygw on loopback, built by scripts/setup.sh) and compare with minio-go FPutObject of the same file to the same server")
 	flag.Parse()
 	want, err := parseSize(*size)
 	if err != nil {
@@ -47,6 +48,10 @@ func main() {
 	n := st.Size()
 	fmt.Printf("file: %s, %.2f GiB (video, stream-copied loops of a high-bitrate clip)\n", media, float64(n)/(1<<30))
 
+	if *s3 {
+		benchS3(ctx, bin, scratch, media, n)
+		return
+	}
 	base1 := timeCmd(ctx, "sh", "-c", fmt.Sprintf("cp %q %q/copy && sync %q/copy && sha256sum %q/copy >/dev/null", media, scratch, scratch, scratch))
 	os.Remove(filepath.Join(scratch, "copy"))
 	ing, rss := ingest(ctx, bin, filepath.Join(scratch, "data"), media)
@@ -61,8 +66,8 @@ func main() {
 	fmt.Printf("peak RSS of glasshouse ingest (children included): %.1f MiB\n", float64(rss)/1024)
 }
 
-func ingest(ctx context.Context, bin, data, file string) (time.Duration, int64) {
-	cmd := exec.CommandContext(ctx, bin, "ingest", "--no-progress", "--data", data, file)
+func ingest(ctx context.Context, bin, data, file string, extra ...string) (time.Duration, int64) {
+	cmd := exec.CommandContext(ctx, bin, append(append([]string{"ingest", "--no-progress", "--data", data}, extra...), file)...)
 	cmd.Stderr = os.Stderr
 	start := time.Now()
 	out, err := cmd.Output()

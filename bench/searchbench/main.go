@@ -43,6 +43,7 @@ func main() {
 		reuse    = flag.Bool("reuse", false, "use the index already in -db instead of building it")
 		optimize = flag.Bool("optimize", true, "merge the FTS5 index after building")
 		batch    = flag.Int("batch", 5000, "segments per transaction while building")
+		backend  = flag.String("backend", "sqlite", "sqlite, or postgres: also build the same segments into the PostgreSQL tsvector index (a throwaway cluster) and print its latencies next to the embedded index's")
 		only     = flag.String("shape", "", "run only the query shapes whose name contains this")
 		bound    = flag.Int("bound", 0, "candidate bound of the index (0: sqlitefts.DefaultBound)")
 		cpuprof  = flag.String("cpuprofile", "", "write a CPU profile of the queries to this file")
@@ -53,6 +54,7 @@ func main() {
 	flag.Parse()
 	cfg = config{only: *only, bound: *bound, cpuprofile: *cpuprof, mmap: *mmap, cache: *cache, slow: *slow}
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	pgBackend = *backend == "postgres"
 	if err := run(context.Background(), log, *n, *seed, *queries, *dbPath, *reuse, *optimize, *batch); err != nil {
 		log.Error("searchbench", "err", err)
 		os.Exit(1)
@@ -234,6 +236,7 @@ func run(ctx context.Context, log *slog.Logger, n int, seed int64, nq int, dbPat
 	}
 	x.SetBound(cfg.bound)
 	c := newCorpus(seed, n)
+	seedUsed = seed
 	var samples []string
 	fmt.Printf("searchbench: %d segments, %d assets, seed %d, %s/%s, %d CPUs\n", n, c.assets, seed, runtime.GOOS, runtime.GOARCH, runtime.NumCPU())
 	if !reuse {
@@ -337,6 +340,11 @@ func run(ctx context.Context, log *slog.Logger, n int, seed int64, nq int, dbPat
 		c, bc := pct(cpu), pct(bcpu)
 		fmt.Printf("%-12s | %9s %9s %9s %7d %4d%% | %9s %9s %9s | %6.1f %6.1f | %8s %8s %8s %8s\n", s.name, ms(p[0]), ms(p[1]), ms(p[2]), total/len(s.queries), 100*estimated/len(s.queries),
 			ms(b[0]), ms(b[1]), ms(b[2]), float64(p[0])/float64(b[0]), float64(p[1])/float64(b[1]), ms(c[0]), ms(c[1]), ms(bc[0]), ms(bc[1]))
+	}
+	if pgBackend {
+		if err := runPostgres(ctx, log, c, n, batch, shapes, x); err != nil {
+			return err
+		}
 	}
 	var m runtime.MemStats
 	runtime.ReadMemStats(&m)

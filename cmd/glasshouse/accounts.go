@@ -283,6 +283,11 @@ func bootstrapAdmin(ctx context.Context, e *env, a *app.App) error {
 	if pw == "" {
 		return nil
 	}
+	// With --db and --blobs the data folder holds only this file (and
+	// upload staging); it may not exist yet.
+	if err := os.MkdirAll(a.Config().DataDir, 0o700); err != nil {
+		return fmt.Errorf("write the first admin's password: %w", err)
+	}
 	path := filepath.Join(a.Config().DataDir, InitialPasswordFile)
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if errors.Is(err, os.ErrExist) {

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/glasshouse/glasshouse/app"
 	"github.com/glasshouse/glasshouse/audit"
+	"github.com/glasshouse/glasshouse/postgres"
 	"github.com/glasshouse/glasshouse/sqlite"
 )
 
@@ -33,7 +35,16 @@ func cmdAudit(ctx context.Context, e *env, args []string) error {
 	if _, err := os.Stat(absJoin(b.data, "glasshouse.db")); cfg.DBURL == "" && err != nil {
 		return fmt.Errorf("no glasshouse database in %s", b.data)
 	}
-	db, err := sqlite.Open(ctx, dsn, e.log)
+	var db interface {
+		audit.EventSource
+		Close() error
+	}
+	var err error
+	if app.IsPostgres(dsn) {
+		db, err = postgres.Open(ctx, dsn, e.log)
+	} else {
+		db, err = sqlite.Open(ctx, dsn, e.log)
+	}
 	if err != nil {
 		return err
 	}

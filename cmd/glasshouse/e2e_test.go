@@ -21,6 +21,9 @@ import (
 	"time"
 
 	_ "modernc.org/sqlite"
+
+	"github.com/glasshouse/glasshouse/internal/pgtest"
+	"github.com/glasshouse/glasshouse/internal/s3test"
 )
 
 // binary is built once per test run, for the tests that need a real process
@@ -38,7 +41,8 @@ func TestMain(m *testing.M) {
 		fmt.Fprintf(os.Stderr, "build glasshouse: %v\n%s", err, out)
 		os.Exit(1)
 	}
-	code := m.Run()
+	code := pgtest.Main(m)
+	s3test.StopShared()
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
@@ -252,7 +256,13 @@ func startServer(t *testing.T, data string, extra ...string) *server {
 		t.Cleanup(func() { s.kill() })
 		// serve made the first admin; the CLI, on the same data folder,
 		// gives the test a token for it.
-		out, stderr, code := runCLI(t, "token", "create", "--data", data, "--name", "e2e", "admin")
+		targs := []string{"token", "create", "--data", data, "--name", "e2e"}
+		for i := 0; i+1 < len(extra); i++ {
+			if extra[i] == "--db" || extra[i] == "--blobs" {
+				targs = append(targs, extra[i], extra[i+1])
+			}
+		}
+		out, stderr, code := runCLI(t, append(targs, "admin")...)
 		if code != 0 {
 			t.Fatalf("token create: %d %s", code, stderr)
 		}

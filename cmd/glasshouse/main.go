@@ -31,6 +31,7 @@ func commands() []command {
 	return []command{
 		{"serve", "run the HTTP API, web UI and analysis workers", cmdServe},
 		{"worker", "run analysis workers only (next to `serve --no-workers`)", cmdWorker},
+		{"migrate", "copy an embedded data folder to PostgreSQL + S3 (--to-db, --to-blobs)", cmdMigrate},
 		{"ingest", "store files or folders (into a data folder or a running server)", cmdIngest},
 		{"search", "search transcripts, on-screen text, labels and keywords", cmdSearch},
 		{"show", "show an asset and its insights", cmdShow},

@@ -1,0 +1,217 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+
+	"github.com/glasshouse/glasshouse"
+	"github.com/glasshouse/glasshouse/app"
+	"github.com/glasshouse/glasshouse/audit"
+	"github.com/glasshouse/glasshouse/auth"
+	"github.com/glasshouse/glasshouse/blobstore"
+	"github.com/glasshouse/glasshouse/postgres"
+	"github.com/glasshouse/glasshouse/search"
+	"github.com/glasshouse/glasshouse/search/pgsearch"
+	"github.com/glasshouse/glasshouse/sqlite"
+)
+
+// cmdMigrate copies an embedded data folder (SQLite + file blobs) to
+// PostgreSQL + an object store: every blob (re-hashed on the way), every
+// asset with its results, runs and jobs, the audit chain event by event
+// (same sequence numbers, times and hashes, so it verifies unchanged), and
+// rebuilds the search index; tenants, users and API tokens are copied too
+// (sessions are not: users sign in again). The target must be empty; the source is only
+// read. Stop the embedded server first.
+func cmdMigrate(ctx context.Context, e *env, args []string) error {
+	fs := newFlagSet(e, "migrate", "--to-db postgres://... --to-blobs s3://... [--data DIR]")
+	data := fs.String("data", envOr("GLASSHOUSE_DATA", "glasshouse-data"), "embedded data folder to copy")
+	toDB := fs.String("to-db", "", "target PostgreSQL URL (postgres://...)")
+	toBlobs := fs.String("to-blobs", "", "target blob store URL (s3://..., gs://..., azblob://...)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if !app.IsPostgres(*toDB) || *toBlobs == "" {
+		fs.Usage()
+		return exitError{code: 2}
+	}
+	dir, _ := filepath.Abs(*data)
+	src, err := sqlite.Open(ctx, "sqlite://"+filepath.Join(dir, "glasshouse.db"), e.log)
+	if err != nil {
+		return fmt.Errorf("migrate: source database: %w", err)
+	}
+	defer src.Close()
+	srcBlobs, err := blobstore.Open(ctx, "file://"+filepath.Join(dir, "blobs"), e.log)
+	if err != nil {
+		return fmt.Errorf("migrate: source blobs: %w", err)
+	}
+	defer srcBlobs.Close()
+	dst, err := postgres.Open(ctx, *toDB, e.log)
+	if err != nil {
+		return fmt.Errorf("migrate: target database: %w", err)
+	}
+	defer dst.Close()
+	dstBlobs, err := blobstore.Open(ctx, *toBlobs, e.log)
+	if err != nil {
+		return fmt.Errorf("migrate: target blobs: %w", err)
+	}
+	defer dstBlobs.Close()
+	idx, err := pgsearch.New(ctx, dst.StdDB())
+	if err != nil {
+		return fmt.Errorf("migrate: target search index: %w", err)
+	}
+	if n, _, ev, err := dst.ImportCounts(ctx); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	} else if n > 0 || ev > 0 {
+		return fmt.Errorf("migrate: the target database is not empty (%d assets, %d audit events); migrate into a new database", n, ev)
+	}
+
+	// 1. Blobs: streamed and re-hashed; the target computes the ref itself.
+	var blobs, bytes int64
+	err = srcBlobs.Walk(ctx, func(ref glasshouse.Ref, size int64) error {
+		rc, err := srcBlobs.Open(ctx, ref, 0, -1)
+		if err != nil {
+			return err
+		}
+		got, n, err := dstBlobs.Put(ctx, rc)
+		rc.Close()
+		if err != nil {
+			return fmt.Errorf("copy blob %s: %w", ref, err)
+		}
+		if got != ref || n != size {
+			return fmt.Errorf("copy blob %s: arrived as %s (%d bytes, want %d): source corrupt?", ref, got, n, size)
+		}
+		blobs++
+		bytes += n
+		if blobs%100 == 0 {
+			fmt.Fprintf(e.stderr, "migrate: %d blobs, %d MB copied\n", blobs, bytes>>20)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	fmt.Fprintf(e.stderr, "migrate: %d blobs (%d MB) copied\n", blobs, bytes>>20)
+
+	// 2. Assets with results, runs and jobs; the index is rebuilt from them.
+	rows, err := src.SQL().QueryContext(ctx, `SELECT tenant, id FROM gh_assets ORDER BY created, id`)
+	if err != nil {
+		return fmt.Errorf("migrate: list assets: %w", err)
+	}
+	type key struct{ tenant, id string }
+	var keys []key
+	for rows.Next() {
+		var k key
+		if err := rows.Scan(&k.tenant, &k.id); err != nil {
+			rows.Close()
+			return fmt.Errorf("migrate: list assets: %w", err)
+		}
+		keys = append(keys, k)
+	}
+	rows.Close()
+	nres := 0
+	for i, k := range keys {
+		t, id := glasshouse.TenantID(k.tenant), glasshouse.AssetID(k.id)
+		a, err := src.GetAsset(ctx, t, id)
+		if err != nil {
+			return fmt.Errorf("migrate: asset %s: %w", id, err)
+		}
+		res, err := src.Results(ctx, t, id)
+		if err != nil {
+			return fmt.Errorf("migrate: results of %s: %w", id, err)
+		}
+		jobs, err := src.Jobs(ctx, t, id)
+		if err != nil {
+			return fmt.Errorf("migrate: jobs of %s: %w", id, err)
+		}
+		if err := dst.ImportAsset(ctx, a, res, jobs); err != nil {
+			return fmt.Errorf("migrate: %w", err)
+		}
+		if err := idx.ReplaceAsset(ctx, t, id, search.SourceAsset, search.AssetSegments(a)); err != nil {
+			return fmt.Errorf("migrate: index %s: %w", id, err)
+		}
+		for _, r := range res {
+			if err := idx.ReplaceAsset(ctx, t, id, r.Run.Name, search.SegmentsFromInsights(a, r.Run.Name, &r.Insights)); err != nil {
+				return fmt.Errorf("migrate: index %s/%s: %w", id, r.Run.Name, err)
+			}
+		}
+		nres += len(res)
+		if (i+1)%500 == 0 {
+			fmt.Fprintf(e.stderr, "migrate: %d/%d assets\n", i+1, len(keys))
+		}
+	}
+	fmt.Fprintf(e.stderr, "migrate: %d assets, %d results copied and indexed\n", len(keys), nres)
+
+	// 3. Accounts: tenants, users, API tokens (not sessions).
+	tenants, err := src.ListTenants(ctx)
+	if err != nil {
+		return fmt.Errorf("migrate: tenants: %w", err)
+	}
+	var users []auth.User
+	var tokens []auth.Token
+	for _, tid := range append([]glasshouse.TenantID{""}, tenantIDs(tenants)...) {
+		us, err := src.ListUsers(ctx, tid)
+		if err != nil {
+			return fmt.Errorf("migrate: users of %q: %w", tid, err)
+		}
+		users = append(users, us...)
+		ts, err := src.ListTokens(ctx, tid, "")
+		if err != nil {
+			return fmt.Errorf("migrate: tokens of %q: %w", tid, err)
+		}
+		tokens = append(tokens, ts...)
+	}
+	if err := dst.ImportAccounts(ctx, tenants, users, tokens); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	fmt.Fprintf(e.stderr, "migrate: %d tenants, %d users, %d API tokens copied\n", len(tenants), len(users), len(tokens))
+
+	// 4. The audit chain, verbatim.
+	var after int64
+	nev := 0
+	for {
+		evs, err := src.ListEventsForVerify(ctx, after, 1000)
+		if err != nil {
+			return fmt.Errorf("migrate: read audit log: %w", err)
+		}
+		if len(evs) == 0 {
+			break
+		}
+		if err := dst.ImportAuditEvents(ctx, evs); err != nil {
+			return fmt.Errorf("migrate: %w", err)
+		}
+		after = evs[len(evs)-1].Seq
+		nev += len(evs)
+	}
+
+	// 5. Check: counts match and the copied chain verifies.
+	na, nr, ne, err := dst.ImportCounts(ctx)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	if na != len(keys) || nr != nres || ne != nev {
+		return fmt.Errorf("migrate: target holds %d assets, %d results, %d audit events; copied %d, %d, %d", na, nr, ne, len(keys), nres, nev)
+	}
+	rep, err := audit.Verify(ctx, dst)
+	if err != nil {
+		return fmt.Errorf("migrate: verify audit chain: %w", err)
+	}
+	if !rep.OK {
+		return fmt.Errorf("migrate: the copied audit chain does not verify at event %d: %s", rep.FirstBad, rep.Problem)
+	}
+	srcRep, err := audit.Verify(ctx, src)
+	if err == nil && srcRep.Head != rep.Head {
+		return fmt.Errorf("migrate: chain head %s differs from the source's %s", rep.Head, srcRep.Head)
+	}
+	fmt.Fprintf(e.stdout, "migrated %d assets, %d results, %d blobs (%d bytes), %d audit events; chain head %s verifies\n",
+		len(keys), nres, blobs, bytes, nev, rep.Head)
+	return nil
+}
+
+func tenantIDs(ts []auth.Tenant) []glasshouse.TenantID {
+	out := make([]glasshouse.TenantID, len(ts))
+	for i, t := range ts {
+		out[i] = t.ID
+	}
+	return out
+}

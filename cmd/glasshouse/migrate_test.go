@@ -1,0 +1,163 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/glasshouse/glasshouse"
+	"github.com/glasshouse/glasshouse/analyze/probe"
+	"github.com/glasshouse/glasshouse/analyze/shots"
+	"github.com/glasshouse/glasshouse/app"
+	"github.com/glasshouse/glasshouse/audit"
+	"github.com/glasshouse/glasshouse/auth"
+	"github.com/glasshouse/glasshouse/internal/pgtest"
+	"github.com/glasshouse/glasshouse/internal/s3test"
+	"github.com/glasshouse/glasshouse/media"
+	"github.com/glasshouse/glasshouse/search"
+)
+
+// TestMigrate fills an embedded data folder (assets of two tenants, analyzer
+// results with keyframe blobs, a deletion, searches: a varied audit chain),
+// migrates it to PostgreSQL + S3, and checks that every asset, result, blob
+// and audit event arrived, the chain verifies with the same head, search
+// works on the target, and a second migrate into the filled target is
+// refused.
+func TestMigrate(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	makeBadAndGoodFiles(t, dir)
+	log := slog.New(slog.DiscardHandler)
+	ans := []glasshouse.Analyzer{probe.New(media.Limits{}), shots.New(media.Limits{}, shots.Options{})}
+	src, err := app.Open(ctx, app.Config{DataDir: data, Analyzers: ans, Logger: log})
+	must(t, err)
+	users := []glasshouse.Actor{{Tenant: "default", User: "ann"}, {Tenant: "acme", User: "bob"}}
+	var ids []glasshouse.AssetID
+	for i, name := range []string{"clip.mp4", "still.png", "tone.wav"} {
+		for _, u := range users {
+			f, err := os.Open(filepath.Join(dir, name))
+			must(t, err)
+			as, _, err := src.Ingest(ctx, u, name, "c"+string(rune('a'+i)), f)
+			f.Close()
+			must(t, err)
+			ids = append(ids, as.ID)
+		}
+	}
+	must(t, src.RunPending(ctx))
+	if _, err := src.Search(ctx, users[0], search.Query{Text: "clip"}); err != nil {
+		t.Fatal(err)
+	}
+	must(t, src.DeleteAsset(ctx, users[1], ids[len(ids)-1]))
+	ids = ids[:len(ids)-1]
+	// An account to carry over (its creation is in the audit chain too).
+	now := time.Now().UTC()
+	must(t, src.DB().CreateTenant(ctx, auth.Tenant{ID: "acme", Name: "Acme", Created: now},
+		glasshouse.NewEvent(glasshouse.System("acme"), "tenant.create", "acme", nil)))
+	must(t, src.DB().CreateUser(ctx, auth.User{Name: "Bob", Tenant: "acme", Role: auth.Editor, PasswordHash: "x", Created: now},
+		glasshouse.NewEvent(glasshouse.System("acme"), "user.create", "Bob", nil)))
+	srcRep, err := audit.Verify(ctx, audit.LogSource{Log: src.DB()})
+	must(t, err)
+	type snap struct {
+		asset   *glasshouse.Asset
+		results []*glasshouse.Result
+	}
+	want := map[glasshouse.AssetID]snap{}
+	for _, id := range ids {
+		for _, u := range users {
+			a, err := src.DB().GetAsset(ctx, u.Tenant, id)
+			if err != nil {
+				continue
+			}
+			rs, err := src.DB().Results(ctx, u.Tenant, id)
+			must(t, err)
+			want[id] = snap{a, rs}
+		}
+	}
+	must(t, src.Close())
+	if len(want) != 5 {
+		t.Fatalf("source holds %d assets, want 5", len(want))
+	}
+
+	dsn := pgtest.NewDB(t)
+	bucket := s3test.NewBucketURL(t)
+	out, errOut, code := runCLI(t, "migrate", "--data", data, "--to-db", dsn, "--to-blobs", bucket)
+	if code != 0 {
+		t.Fatalf("migrate: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if !strings.Contains(out, srcRep.Head) {
+		t.Errorf("migrate output %q lacks the source chain head %s", out, srcRep.Head)
+	}
+
+	dst, err := app.Open(ctx, app.Config{DataDir: filepath.Join(dir, "dst"), DBURL: dsn, BlobsURL: bucket, Logger: log})
+	must(t, err)
+	defer dst.Close()
+	rep, err := audit.Verify(ctx, audit.LogSource{Log: dst.DB()})
+	must(t, err)
+	if !rep.OK || rep.Head != srcRep.Head || rep.Events != srcRep.Events {
+		t.Fatalf("target chain %+v, source %+v", rep, srcRep)
+	}
+	for id, w := range want {
+		a, err := dst.DB().GetAsset(ctx, w.asset.Tenant, id)
+		if err != nil {
+			t.Fatalf("asset %s missing: %v", id, err)
+		}
+		if a.Hash != w.asset.Hash || a.Name != w.asset.Name || !a.Created.Equal(w.asset.Created) || a.Thumb != w.asset.Thumb || len(a.Runs) != len(w.asset.Runs) {
+			t.Errorf("asset %s: %+v, want %+v", id, a, w.asset)
+		}
+		rs, err := dst.DB().Results(ctx, w.asset.Tenant, id)
+		must(t, err)
+		if len(rs) != len(w.results) {
+			t.Fatalf("asset %s: %d results, want %d", id, len(rs), len(w.results))
+		}
+		refs := []glasshouse.Ref{a.Hash, a.Thumb}
+		for i, r := range rs {
+			if r.Run.Name != w.results[i].Run.Name || len(r.Insights.Keyframes) != len(w.results[i].Insights.Keyframes) || len(r.Insights.Shots) != len(w.results[i].Insights.Shots) {
+				t.Errorf("asset %s result %s differs", id, r.Run.Name)
+			}
+			for _, k := range r.Insights.Keyframes {
+				refs = append(refs, k.Image, k.Thumb)
+			}
+		}
+		// Every blob is in S3 and hashes to its ref.
+		for _, ref := range refs {
+			if ref == "" {
+				continue
+			}
+			rc, err := dst.Blobs().Open(ctx, ref, 0, -1)
+			if err != nil {
+				t.Fatalf("blob %s of %s: %v", ref, id, err)
+			}
+			h := sha256.New()
+			io.Copy(h, rc)
+			rc.Close()
+			if glasshouse.RefFromSum(h.Sum(nil)) != ref {
+				t.Errorf("blob %s arrived corrupt", ref)
+			}
+		}
+		js, err := dst.DB().Jobs(ctx, w.asset.Tenant, id)
+		must(t, err)
+		for _, j := range js {
+			if j.State != glasshouse.JobDone {
+				t.Errorf("asset %s job %s is %s after migration, want done", id, j.Kind, j.State)
+			}
+		}
+	}
+	if u, err := dst.DB().GetUser(ctx, "bob"); err != nil || u.Tenant != "acme" || u.Role != auth.Editor || u.PasswordHash != "x" {
+		t.Errorf("user after migration: %+v %v", u, err)
+	}
+	hits, err := dst.Search(ctx, users[0], search.Query{Text: "clip"})
+	must(t, err)
+	if hits.Total != 1 {
+		t.Errorf("search on the target found %d assets, want 1", hits.Total)
+	}
+	if _, _, code := runCLI(t, "migrate", "--data", data, "--to-db", dsn, "--to-blobs", bucket); code == 0 {
+		t.Error("a second migrate into a filled target succeeded")
+	}
+}
