@@ -47,6 +47,7 @@ type Index struct {
 	// bound is the most candidate segments a query driven by one text
 	// condition ranks (see searchBounded).
 	bound int
+	stats termStats
 }
 
 // DefaultBound is the number of candidate segments a query ranks at most,
