@@ -95,6 +95,7 @@ type Store struct {
 	root   string // absolute directory for file://; empty otherwise
 	log    *slog.Logger
 	bufs   sync.Pool
+	direct *s3Direct // s3:// only: direct upload of local files (s3file.go)
 }
 
 // Open opens the store at rawURL (see the package documentation for the
@@ -144,6 +145,7 @@ func Open(ctx context.Context, rawURL string, logger *slog.Logger, opts ...Optio
 			return nil, glasshouse.E(op, kind, err, "open "+u.Scheme+" bucket")
 		}
 		s.bucket, s.scheme = b, u.Scheme
+		s.direct = newS3Direct(b, u)
 	}
 
 	n, err := s.CleanTemp(ctx, o.tempGrace)
@@ -342,6 +344,11 @@ func (s *Store) Put(ctx context.Context, r io.Reader) (glasshouse.Ref, int64, er
 	defer s.bufs.Put(bp)
 	if s.root != "" {
 		return s.putFile(ctx, r, *bp)
+	}
+	if s.direct != nil {
+		if f, off, size, ok := asFile(r); ok {
+			return s.putS3File(ctx, f, off, size, *bp)
+		}
 	}
 	return s.putGeneric(ctx, r, *bp)
 }
