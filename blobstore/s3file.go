@@ -23,6 +23,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"hash"
 	"io"
@@ -35,6 +36,7 @@ import (
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go"
 	"github.com/aws/smithy-go/middleware"
 
 	"github.com/glasshouse/glasshouse"
@@ -212,16 +214,30 @@ func (s *Store) putS3File(ctx context.Context, f fileSource, off, size int64, bu
 			Body: io.NewSectionReader(f, off, n), ContentLength: aws.Int64(n),
 		}, presetPayloadHash(ph.sums[0]))
 		if err != nil {
-			return "", 0, putFailure(op, fmt.Errorf("put object: %w", err))
+			return "", 0, directFailure(op, fmt.Errorf("put object: %w", err))
 		}
 		s.log.Debug("put", "ref", ref, "size", n, "parts", 1)
 		return ref, n, nil
 	}
 	if err := d.multipart(ctx, objKey, f, off, n, partSize, ph.sums); err != nil {
-		return "", 0, putFailure(op, err)
+		return "", 0, directFailure(op, err)
 	}
 	s.log.Debug("put", "ref", ref, "size", n, "parts", len(ph.sums), "part_size", partSize)
 	return ref, n, nil
+}
+
+// directFailure wraps a failed direct upload; a server that found a part's
+// bytes differ from the SHA-256 of the hash pass means the file changed
+// while it was being stored (ErrConflict).
+func directFailure(op string, err error) error {
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		switch ae.ErrorCode() {
+		case "XAmzContentSHA256Mismatch", "BadDigest":
+			return glasshouse.E(op, glasshouse.ErrConflict, err, "source file changed while it was stored")
+		}
+	}
+	return putFailure(op, err)
 }
 
 // multipart uploads [off, off+n) of f to objKey in parts of partSize whose
