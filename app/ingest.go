@@ -63,7 +63,11 @@ func (a *App) Ingest(ctx context.Context, actor glasshouse.Actor, name, collecti
 	if err := media.PreflightHeader(head, mime, a.cfg.Preflight); err != nil {
 		return nil, false, fmt.Errorf("%s %q: %w", op, clean, err)
 	}
-	path, cleanup, err := a.localPath(ctx, ref)
+	// Probe, decode check, thumbnail and poster read the stored blob: its
+	// own file on file://; for audio and video on an object store, a
+	// presigned URL from which ffprobe/ffmpeg fetch only the ranges they
+	// read (the head and the tail), not a whole local copy.
+	path, cleanup, err := a.mediaPath(ctx, &glasshouse.Asset{Hash: ref, Kind: kind})
 	if err != nil {
 		return nil, false, fmt.Errorf("%s %q: %w", op, clean, err)
 	}
