@@ -37,7 +37,16 @@ func (a *App) Ingest(ctx context.Context, actor glasshouse.Actor, name, collecti
 		return nil, false, err
 	}
 	if a.cfg.MaxUploadBytes > 0 {
-		body = &limitReader{r: body, left: a.cfg.MaxUploadBytes, max: a.cfg.MaxUploadBytes}
+		lr := &limitReader{r: body, left: a.cfg.MaxUploadBytes, max: a.cfg.MaxUploadBytes}
+		f, isFile := body.(localFile)
+		body = lr
+		if isFile {
+			// Keep ReadAt, Seek and Stat (a tus upload is a local file) so
+			// that an S3 store can upload it in parallel from the file;
+			// it reads the content through Read, where the limit applies,
+			// and reads at offsets only within what Read returned.
+			body = limitedFile{lr, f}
+		}
 	}
 	ref, size, err := a.blobs.Put(ctx, body)
 	if err != nil {
@@ -288,3 +297,22 @@ func (l *limitReader) Read(p []byte) (int, error) {
 	}
 	return n, err
 }
+
+// localFile is a local file open for reading (see blobstore.Store.Put).
+type localFile interface {
+	io.Reader
+	io.ReaderAt
+	io.Seeker
+	Stat() (os.FileInfo, error)
+}
+
+// limitedFile reads through the upload limit and keeps the file's other
+// methods.
+type limitedFile struct {
+	*limitReader
+	f localFile
+}
+
+func (l limitedFile) ReadAt(p []byte, off int64) (int, error)   { return l.f.ReadAt(p, off) }
+func (l limitedFile) Seek(off int64, whence int) (int64, error) { return l.f.Seek(off, whence) }
+func (l limitedFile) Stat() (os.FileInfo, error)                { return l.f.Stat() }
