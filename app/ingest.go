@@ -284,8 +284,21 @@ type limitReader struct {
 }
 
 func (l *limitReader) Read(p []byte) (int, error) {
-	if l.left <= 0 {
+	if l.left < 0 {
 		return 0, glasshouse.Errorf("ingest", glasshouse.ErrTooLarge, "upload exceeds the limit of %d bytes", l.max)
+	}
+	if l.left == 0 {
+		// Exactly at the limit: only the end of the body is acceptable.
+		var one [1]byte
+		n, err := l.r.Read(one[:])
+		switch {
+		case n > 0:
+			l.left = -1
+			return 0, glasshouse.Errorf("ingest", glasshouse.ErrTooLarge, "upload exceeds the limit of %d bytes", l.max)
+		case err != nil:
+			return 0, err
+		}
+		return 0, nil
 	}
 	if int64(len(p)) > l.left {
 		p = p[:l.left+1] // read one byte past to detect overflow
