@@ -2,7 +2,6 @@ package pgsearch
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"sort"
 
@@ -81,15 +80,10 @@ func (x *Index) searchBounded(ctx context.Context, q search.Query, b *builder, r
 	if st.walk(drv.Match, x.bound+1) {
 		setting = "SET LOCAL enable_bitmapscan = off" // the quality index, in order
 	}
-	tx, err := x.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
-	if err != nil {
-		return nil, fmt.Errorf("begin: %w", err)
-	}
-	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, setting+"; SET LOCAL enable_seqscan = off"); err != nil {
+	if _, err := b.tx.ExecContext(ctx, setting+"; SET LOCAL enable_seqscan = off"); err != nil {
 		return nil, fmt.Errorf("plan candidates: %w", err)
 	}
-	rows, err := tx.QueryContext(ctx, rebind(query), args...)
+	rows, err := b.tx.QueryContext(ctx, rebind(query), args...)
 	if err != nil {
 		return nil, fmt.Errorf("query candidates: %w", err)
 	}
@@ -125,8 +119,8 @@ func (x *Index) searchBounded(ctx context.Context, q search.Query, b *builder, r
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("read candidates: %w", err)
 	}
-	if err := tx.Commit(); err != nil {
-		return nil, fmt.Errorf("commit: %w", err)
+	if _, err := b.tx.ExecContext(ctx, "RESET enable_indexscan; RESET enable_bitmapscan; RESET enable_seqscan"); err != nil {
+		return nil, fmt.Errorf("reset plan settings: %w", err)
 	}
 
 	// The other conditions of an AND, for the candidate assets only.
@@ -203,7 +197,7 @@ func (x *Index) assetsIn(ctx context.Context, b *builder, n *search.Node, assets
 	var args []any
 	set := b.setSQL(n, &args)
 	args = append(args, assets)
-	rows, err := x.db.QueryContext(ctx, rebind("SELECT DISTINCT asset FROM ("+set+")"+b.as()+" WHERE asset = ANY(?)"), args...)
+	rows, err := b.tx.QueryContext(ctx, rebind("SELECT DISTINCT asset FROM ("+set+")"+b.as()+" WHERE asset = ANY(?)"), args...)
 	if err != nil {
 		return nil, fmt.Errorf("query condition: %w", err)
 	}
