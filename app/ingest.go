@@ -37,7 +37,16 @@ func (a *App) Ingest(ctx context.Context, actor glasshouse.Actor, name, collecti
 		return nil, false, err
 	}
 	if a.cfg.MaxUploadBytes > 0 {
-		body = &limitReader{r: body, left: a.cfg.MaxUploadBytes, max: a.cfg.MaxUploadBytes}
+		lr := &limitReader{r: body, left: a.cfg.MaxUploadBytes, max: a.cfg.MaxUploadBytes}
+		f, isFile := body.(localFile)
+		body = lr
+		if isFile {
+			// Keep ReadAt, Seek and Stat (a tus upload is a local file) so
+			// that an S3 store can upload it in parallel from the file;
+			// it reads the content through Read, where the limit applies,
+			// and reads at offsets only within what Read returned.
+			body = limitedFile{lr, f}
+		}
 	}
 	ref, size, err := a.blobs.Put(ctx, body)
 	if err != nil {
@@ -63,7 +72,11 @@ func (a *App) Ingest(ctx context.Context, actor glasshouse.Actor, name, collecti
 	if err := media.PreflightHeader(head, mime, a.cfg.Preflight); err != nil {
 		return nil, false, fmt.Errorf("%s %q: %w", op, clean, err)
 	}
-	path, cleanup, err := a.localPath(ctx, ref)
+	// Probe, decode check, thumbnail and poster read the stored blob: its
+	// own file on file://; for audio and video on an object store, a
+	// presigned URL from which ffprobe/ffmpeg fetch only the ranges they
+	// read (the head and the tail), not a whole local copy.
+	path, cleanup, err := a.mediaPath(ctx, &glasshouse.Asset{Hash: ref, Kind: kind})
 	if err != nil {
 		return nil, false, fmt.Errorf("%s %q: %w", op, clean, err)
 	}
@@ -271,8 +284,21 @@ type limitReader struct {
 }
 
 func (l *limitReader) Read(p []byte) (int, error) {
-	if l.left <= 0 {
+	if l.left < 0 {
 		return 0, glasshouse.Errorf("ingest", glasshouse.ErrTooLarge, "upload exceeds the limit of %d bytes", l.max)
+	}
+	if l.left == 0 {
+		// Exactly at the limit: only the end of the body is acceptable.
+		var one [1]byte
+		n, err := l.r.Read(one[:])
+		switch {
+		case n > 0:
+			l.left = -1
+			return 0, glasshouse.Errorf("ingest", glasshouse.ErrTooLarge, "upload exceeds the limit of %d bytes", l.max)
+		case err != nil:
+			return 0, err
+		}
+		return 0, nil
 	}
 	if int64(len(p)) > l.left {
 		p = p[:l.left+1] // read one byte past to detect overflow
@@ -284,3 +310,22 @@ func (l *limitReader) Read(p []byte) (int, error) {
 	}
 	return n, err
 }
+
+// localFile is a local file open for reading (see blobstore.Store.Put).
+type localFile interface {
+	io.Reader
+	io.ReaderAt
+	io.Seeker
+	Stat() (os.FileInfo, error)
+}
+
+// limitedFile reads through the upload limit and keeps the file's other
+// methods.
+type limitedFile struct {
+	*limitReader
+	f localFile
+}
+
+func (l limitedFile) ReadAt(p []byte, off int64) (int, error)   { return l.f.ReadAt(p, off) }
+func (l limitedFile) Seek(off int64, whence int) (int64, error) { return l.f.Seek(off, whence) }
+func (l limitedFile) Stat() (os.FileInfo, error)                { return l.f.Stat() }

@@ -95,6 +95,7 @@ type Store struct {
 	root   string // absolute directory for file://; empty otherwise
 	log    *slog.Logger
 	bufs   sync.Pool
+	direct *s3Direct // s3:// only: direct upload of local files (s3file.go)
 }
 
 // Open opens the store at rawURL (see the package documentation for the
@@ -144,6 +145,7 @@ func Open(ctx context.Context, rawURL string, logger *slog.Logger, opts ...Optio
 			return nil, glasshouse.E(op, kind, err, "open "+u.Scheme+" bucket")
 		}
 		s.bucket, s.scheme = b, u.Scheme
+		s.direct = newS3Direct(b, u)
 	}
 
 	n, err := s.CleanTemp(ctx, o.tempGrace)
@@ -335,6 +337,11 @@ func putFailure(op string, err error) error {
 // Put stores the content of r and returns its ref and size. The SHA-256 is
 // computed here, while streaming through a fixed buffer; nothing becomes
 // visible under the final key unless the whole stream was read and stored.
+// When r is a regular local file (*os.File, or a wrapper keeping its ReadAt,
+// Seek and Stat) and the store is s3://, the blob is the bytes from the
+// file's current offset to its end, hashed in a first pass and then
+// uploaded in parallel straight to the final key, each part checked by the
+// server against the first pass's SHA-256 (see s3file.go).
 // If r fails or ctx is cancelled, the temporary is removed and the error
 // wraps the cause. Content already stored is stored once.
 func (s *Store) Put(ctx context.Context, r io.Reader) (glasshouse.Ref, int64, error) {
@@ -342,6 +349,11 @@ func (s *Store) Put(ctx context.Context, r io.Reader) (glasshouse.Ref, int64, er
 	defer s.bufs.Put(bp)
 	if s.root != "" {
 		return s.putFile(ctx, r, *bp)
+	}
+	if s.direct != nil {
+		if f, off, size, ok := asFile(r); ok {
+			return s.putS3File(ctx, f, off, size, *bp)
+		}
 	}
 	return s.putGeneric(ctx, r, *bp)
 }
@@ -753,11 +765,14 @@ func (s *Store) Walk(ctx context.Context, fn func(ref glasshouse.Ref, size int64
 	}
 }
 
-// Multipart upload shape for object stores: parts of UploadPartSize, at most
-// UploadConcurrency in flight, so a Put holds about
-// (UploadConcurrency+1) × UploadPartSize in memory whatever the file size.
-// S3 allows 10,000 parts, so one object can be up to 48 GiB at this part
-// size (a known limit: a larger original needs a larger UploadPartSize).
+// Multipart upload shape for streams to object stores (uploads whose size
+// is not known up front): parts of UploadPartSize, at most UploadConcurrency
+// in flight, so a Put holds about (UploadConcurrency+1) × UploadPartSize in
+// memory whatever the stream's length. S3 allows 10,000 parts, so a
+// streamed object can be up to 48 GiB at this part size (a known limit).
+// Local files on s3:// (the CLI's ingest) take the direct path of
+// s3file.go instead: part size chosen from the file size (PartSize), parts
+// read from the file rather than buffered, FileUploadConcurrency in flight.
 const (
 	UploadPartSize    = 5 << 20
 	UploadConcurrency = 1

@@ -140,9 +140,8 @@ func cmdIngest(ctx context.Context, e *env, args []string) error {
 			res = ingestResult{Path: f.path, Error: &errorBody{Code: "unreadable", Message: fmt.Sprintf("cannot read %s: %v", f.path, errors.Unwrap(err))}}
 		} else {
 			start := time.Now()
-			pr := bar.ProxyReader(fh)
 			_ = start
-			res = upload(ctx, f, pr)
+			res = upload(ctx, f, progressFile{File: fh, r: bar.ProxyReader(fh)})
 			fh.Close()
 		}
 		done++
@@ -312,3 +311,14 @@ func humanBytes(n int64) string {
 	}
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
+
+// progressFile reads through the progress bar but keeps the file's ReadAt,
+// Seek and Stat, so that an S3 blob store can upload it straight from the
+// file (parts in parallel under the final key, see blobstore/s3file.go)
+// rather than as a stream. The bar counts the sequential (hashing) read.
+type progressFile struct {
+	*os.File
+	r io.Reader
+}
+
+func (p progressFile) Read(b []byte) (int, error) { return p.r.Read(b) }
