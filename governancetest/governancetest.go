@@ -54,6 +54,7 @@ func Run(t *testing.T, newBackend func(t *testing.T) Backend) {
 		{"Holds", testHolds},
 		{"HoldBlocksDelete", testHoldBlocksDelete},
 		{"HeldAssetNotDeletedByRetention", testHeldNotDeleted},
+		{"HoldRacesDeletes", testHoldRacesDeletes},
 		{"DeletionRecords", testDeletionRecords},
 		{"Policy", testPolicy},
 		{"Quota", testQuota},
@@ -789,4 +790,57 @@ func testTenantIsolation(t *testing.T, b Backend) {
 	wantEvents(t, b, "acme", "hold_set", 2)
 	wantEvents(t, b, "acme", "retention_set", 1)
 	wantEvents(t, b, "acme", "policy_set", 1)
+}
+
+// testHoldRacesDeletes: a collection hold placed while its assets are being
+// deleted. Every delete either commits before the hold (its audit event
+// comes first in the chain) or is refused; none commits after it.
+func testHoldRacesDeletes(t *testing.T, b Backend) {
+	const n = 16
+	var as []*glasshouse.Asset
+	for i := 0; i < n; i++ {
+		as = append(as, asset(t, b, "acme", "evidence", fmt.Sprintf("e%d", i), 10, time.Time{}))
+	}
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	errs := make([]error, n+1)
+	for i, a := range as {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			_, errs[i] = b.DeleteAsset(ctx, "acme", a.ID, deleteEv("acme", a, glasshouse.DeletedByUser))
+		}()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		<-start
+		errs[n] = b.SetHold(ctx, glasshouse.Hold{Tenant: "acme", Scope: glasshouse.HoldCollection, Target: "evidence", Reason: "race"},
+			ev("acme", "hold_set", "evidence", nil))
+	}()
+	close(start)
+	wg.Wait()
+	must(t, errs[n])
+	for i, err := range errs[:n] {
+		if err != nil && !errors.Is(err, glasshouse.ErrConflict) {
+			t.Fatalf("delete %d: %v", i, err)
+		}
+	}
+	hold := wantEvents(t, b, "acme", "hold_set", 1)[0]
+	recs, err := b.DeletionRecords(ctx, "acme", time.Time{}, time.Now().Add(day))
+	must(t, err)
+	deleted := map[glasshouse.AssetID]bool{}
+	for _, r := range recs {
+		deleted[r.Asset] = true
+		if r.AuditSeq > hold.Seq {
+			t.Errorf("asset %s was deleted (event %d) after the collection hold was placed (event %d)", r.Asset, r.AuditSeq, hold.Seq)
+		}
+	}
+	for i, a := range as {
+		if deleted[a.ID] == assetExists(t, b, "acme", a.ID) || deleted[a.ID] != (errs[i] == nil) {
+			t.Errorf("asset %s: deleted record %v, delete error %v, still stored %v", a.Name, deleted[a.ID], errs[i], assetExists(t, b, "acme", a.ID))
+		}
+	}
+	t.Logf("%d of %d deletes committed before the hold", len(recs), n)
 }
