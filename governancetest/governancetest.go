@@ -593,6 +593,14 @@ func testQuota(t *testing.T, b Backend) {
 	wantKind(t, "full again", b.CreateAsset(ctx, one, nil, ev("acme", "upload", "", nil)), glasshouse.ErrQuota)
 	setQuota(t, b, "acme", 0)
 	asset(t, b, "acme", "", "a5", 1<<40, time.Time{})
+	// A quota set when the tenant already stores assets counts them.
+	asset(t, b, "delta", "", "d1", 100, time.Time{})
+	asset(t, b, "delta", "", "d2", 30, time.Time{})
+	setQuota(t, b, "delta", 180)
+	d3 := catalogtest.NewAsset("delta", "d3")
+	d3.Size = 51
+	wantKind(t, "over a quota set after uploads", b.CreateAsset(ctx, d3, nil, ev("delta", "upload", "", nil)), glasshouse.ErrQuota)
+	asset(t, b, "delta", "", "d4", 50, time.Time{})
 }
 
 // testQuotaConcurrent: uploads racing for the last of a quota; exactly as

@@ -380,6 +380,9 @@ func (db *DB) DeleteAsset(ctx context.Context, tenant glasshouse.TenantID, id gl
 		if err := lockHolds(ctx, tx, op, tenant, true); err != nil {
 			return err
 		}
+		if err := lockQuota(ctx, tx, op, tenant, true); err != nil {
+			return err
+		}
 		var hold, size, created int64
 		var hash, thumb, poster, name, kind, collection string
 		var probe sql.NullString
@@ -416,6 +419,9 @@ func (db *DB) DeleteAsset(ctx context.Context, tenant glasshouse.TenantID, id gl
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM gh_assets WHERE id = ?`, string(id)); err != nil {
 			return mapErr(op, err, "delete asset "+string(id))
+		}
+		if err := releaseQuota(ctx, tx, op, tenant, size); err != nil {
+			return err
 		}
 		slices.Sort(cand)
 		cand = slices.Compact(cand)

@@ -300,14 +300,19 @@ CREATE TABLE gh_deletions (
 );
 CREATE INDEX gh_deletions_tenant ON gh_deletions (tenant, deleted);
 
--- One row per tenant with limits; CreateAsset locks it (FOR UPDATE) while
--- it checks the quota, so concurrent uploads of a tenant cannot both pass.
+-- One row per tenant with limits. stored_bytes is the running total of
+-- the tenant's originals (gh_assets.size), kept by CreateAsset and
+-- DeleteAsset and recomputed by every SetPolicy, so the quota check costs
+-- one row update, not a sum over the tenant's assets. CreateAsset updates
+-- the row first, which locks it until commit: concurrent uploads of a
+-- tenant cannot both pass the quota.
 CREATE TABLE gh_policy (
-	tenant      TEXT PRIMARY KEY CHECK (tenant <> ''),
-	quota_bytes BIGINT NOT NULL DEFAULT 0 CHECK (quota_bytes >= 0),
-	analyzers   TEXT,              -- JSON array of names; NULL: all
-	set_by      TEXT NOT NULL DEFAULT '',
-	updated     BIGINT NOT NULL
+	tenant       TEXT PRIMARY KEY CHECK (tenant <> ''),
+	quota_bytes  BIGINT NOT NULL DEFAULT 0 CHECK (quota_bytes >= 0),
+	analyzers    TEXT,              -- JSON array of names; NULL: all
+	set_by       TEXT NOT NULL DEFAULT '',
+	updated      BIGINT NOT NULL,
+	stored_bytes BIGINT NOT NULL DEFAULT 0
 );
 
 -- The usage report counts events per day; times are RFC 3339 UTC text,

@@ -18,9 +18,12 @@ import (
 //
 // Concurrency (the embedded backend has one writer at a time; here
 // transactions run side by side under READ COMMITTED):
-//   - quota: CreateAsset locks the tenant's gh_policy row (FOR UPDATE)
-//     before it sums the stored bytes, so two uploads of a tenant cannot
-//     both pass the same remaining quota;
+//   - quota: gh_policy keeps a running total of the tenant's stored bytes;
+//     CreateAsset adds to it (which locks the row until commit) before it
+//     compares with the quota, so two uploads of a tenant cannot both pass
+//     the same remaining quota, and a check costs one row, not a sum over
+//     the tenant's assets. SetPolicy recomputes the total under a
+//     per-tenant advisory lock that creates and deletes take shared;
 //   - holds: SetHold and ReleaseHold take the tenant's hold lock (a
 //     transaction-scoped advisory lock) exclusively, DeleteAsset takes it
 //     shared before it reads the holds, so a delete either finishes before
@@ -109,27 +112,54 @@ func insertDeletion(ctx context.Context, tx *Tx, op string, r *glasshouse.Deleti
 	return nil
 }
 
-// checkQuota refuses an asset of size bytes that would take tenant over
-// its storage quota. It runs inside the transaction that inserts the asset
-// and locks the tenant's policy row until that transaction ends, so two
-// uploads cannot both slip under the limit.
+// quotaLockClass is the first key of the per-tenant quota advisory lock:
+// CreateAsset and DeleteAsset take it shared, SetPolicy exclusively while it
+// recomputes the tenant's stored_bytes, so no upload or delete is in flight
+// (and missed by the sum) then.
+const quotaLockClass = 0x71756f74 // "quot"
+
+func lockQuota(ctx context.Context, tx *Tx, op string, tenant glasshouse.TenantID, shared bool) error {
+	q := `SELECT pg_advisory_xact_lock(?, hashtext(?))`
+	if shared {
+		q = `SELECT pg_advisory_xact_lock_shared(?, hashtext(?))`
+	}
+	if _, err := tx.ExecContext(ctx, q, quotaLockClass, string(tenant)); err != nil {
+		return mapErr(op, err, "lock quota of tenant "+string(tenant))
+	}
+	return nil
+}
+
+// checkQuota adds size to the tenant's stored bytes and refuses the asset
+// if that takes the tenant over its storage quota. It runs inside the
+// transaction that inserts the asset; the update locks the tenant's policy
+// row until that transaction ends, so two uploads cannot both slip under
+// the limit, and a refusal rolls the addition back.
 func checkQuota(ctx context.Context, tx *Tx, op string, tenant glasshouse.TenantID, size int64) error {
-	var quota int64
-	err := tx.QueryRowContext(ctx, `SELECT quota_bytes FROM gh_policy WHERE tenant = ? FOR UPDATE`, string(tenant)).Scan(&quota)
+	if err := lockQuota(ctx, tx, op, tenant, true); err != nil {
+		return err
+	}
+	var quota, stored int64
+	err := tx.QueryRowContext(ctx, `UPDATE gh_policy SET stored_bytes = stored_bytes + ? WHERE tenant = ? RETURNING quota_bytes, stored_bytes`,
+		size, string(tenant)).Scan(&quota, &stored)
 	if err == sql.ErrNoRows || (err == nil && quota <= 0) {
 		return nil
 	}
 	if err != nil {
 		return mapErr(op, err, "read quota")
 	}
-	var used int64
-	if err := tx.QueryRowContext(ctx, `SELECT coalesce(sum(size), 0)::bigint FROM gh_assets WHERE tenant = ?`, string(tenant)).Scan(&used); err != nil {
-		return mapErr(op, err, "read stored bytes")
-	}
-	if used+size > quota {
+	if used := stored - size; stored > quota {
 		return glasshouse.Errorf(op, glasshouse.ErrQuota,
 			"storing %d bytes would exceed the storage quota of tenant %s: %d of %d bytes used, %d left",
 			size, tenant, used, quota, max(quota-used, 0))
+	}
+	return nil
+}
+
+// releaseQuota subtracts a deleted asset's size from the tenant's stored
+// bytes; the caller holds the shared quota lock.
+func releaseQuota(ctx context.Context, tx *Tx, op string, tenant glasshouse.TenantID, size int64) error {
+	if _, err := tx.ExecContext(ctx, `UPDATE gh_policy SET stored_bytes = stored_bytes - ? WHERE tenant = ?`, size, string(tenant)); err != nil {
+		return mapErr(op, err, "stored bytes of tenant "+string(tenant))
 	}
 	return nil
 }
@@ -387,9 +417,15 @@ func (db *DB) SetPolicy(ctx context.Context, p *glasshouse.Policy, ev glasshouse
 		an = string(b)
 	}
 	return db.writeTx(ctx, op, func(tx *Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO gh_policy (tenant, quota_bytes, analyzers, set_by, updated) VALUES (?, ?, ?, ?, ?)
+		// No upload or delete of the tenant is in flight while the
+		// running total is recomputed.
+		if err := lockQuota(ctx, tx, op, p.Tenant, false); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO gh_policy (tenant, quota_bytes, analyzers, set_by, updated, stored_bytes)
+			VALUES (?1, ?2, ?3, ?4, ?5, (SELECT coalesce(sum(size), 0)::bigint FROM gh_assets WHERE tenant = ?1))
 			ON CONFLICT (tenant) DO UPDATE SET quota_bytes = excluded.quota_bytes, analyzers = excluded.analyzers,
-			set_by = excluded.set_by, updated = excluded.updated`,
+			set_by = excluded.set_by, updated = excluded.updated, stored_bytes = excluded.stored_bytes`,
 			string(p.Tenant), p.QuotaBytes, an, p.SetBy, toNS(db.now()))
 		if err != nil {
 			return mapErr(op, err, "store policy")

@@ -40,6 +40,9 @@ func (db *DB) ImportAsset(ctx context.Context, a *glasshouse.Asset, results []*g
 			string(a.Thumb), string(a.Poster), a.Note, boolInt(a.LegalHold), toNS(a.Created)); err != nil {
 			return mapErr(op, err, "insert asset "+string(a.ID))
 		}
+		if _, err := tx.ExecContext(ctx, `UPDATE gh_policy SET stored_bytes = stored_bytes + ? WHERE tenant = ?`, a.Size, string(a.Tenant)); err != nil {
+			return mapErr(op, err, "stored bytes of tenant "+string(a.Tenant))
+		}
 		for _, r := range results {
 			runJSON, _ := json.Marshal(r.Run)
 			insJSON, _ := json.Marshal(r.Insights)
@@ -191,7 +194,8 @@ func (db *DB) ImportGovernance(ctx context.Context, rules []glasshouse.Retention
 				b, _ := json.Marshal(p.Analyzers)
 				an = string(b)
 			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO gh_policy (tenant, quota_bytes, analyzers, set_by, updated) VALUES (?, ?, ?, ?, ?)`,
+			if _, err := tx.ExecContext(ctx, `INSERT INTO gh_policy (tenant, quota_bytes, analyzers, set_by, updated, stored_bytes)
+				VALUES (?1, ?2, ?3, ?4, ?5, (SELECT coalesce(sum(size), 0)::bigint FROM gh_assets WHERE tenant = ?1))`,
 				string(p.Tenant), p.QuotaBytes, an, p.SetBy, toNS(p.Updated)); err != nil {
 				return mapErr(op, err, "policy of tenant "+string(p.Tenant))
 			}
