@@ -76,7 +76,11 @@ func TestMigrate(t *testing.T) {
 	must(t, err)
 	_, err = src.SetHold(ctx, users[1], glasshouse.HoldAsset, string(ids[1]), "case 18")
 	must(t, err)
-	_, err = src.SetPolicy(ctx, glasshouse.Actor{User: "op"}, glasshouse.Policy{Tenant: "default", QuotaBytes: 1 << 30, Analyzers: []string{"probe"}})
+	// The quota leaves 10 bytes: the target must count what is stored.
+	today := time.Now().UTC().Truncate(24 * time.Hour)
+	du, err := src.DB().UsageReport(ctx, "default", today, today)
+	must(t, err)
+	_, err = src.SetPolicy(ctx, glasshouse.Actor{User: "op"}, glasshouse.Policy{Tenant: "default", QuotaBytes: du.StoredBytes[0].Bytes + 10, Analyzers: []string{"probe"}})
 	must(t, err)
 	govTenants := []glasshouse.TenantID{"acme", "default"}
 	wantGov, err := readGovernance(ctx, src.DB(), govTenants)
@@ -84,7 +88,6 @@ func TestMigrate(t *testing.T) {
 	if len(wantGov.rules) != 2 || len(wantGov.holds) != 2 || len(wantGov.deletions) != 1 || len(wantGov.policies) != 1 {
 		t.Fatalf("source governance: %s", wantGov)
 	}
-	today := time.Now().UTC().Truncate(24 * time.Hour)
 	wantUsage := map[glasshouse.TenantID]*glasshouse.Usage{}
 	for _, tn := range []glasshouse.TenantID{"", "acme", "default"} {
 		u, err := src.DB().UsageReport(ctx, tn, today.Add(-7*24*time.Hour), today)
@@ -208,7 +211,21 @@ func TestMigrate(t *testing.T) {
 	if err := dst.DeleteAsset(ctx, users[0], ids[2]); !errors.Is(err, glasshouse.ErrConflict) {
 		t.Errorf("delete of an asset in a migrated collection hold: %v, want conflict", err)
 	}
+	// The migrated quota counts the migrated assets: full until one goes.
+	ingestFile := func() error {
+		f, err := os.Open(filepath.Join(dir, "still.png"))
+		must(t, err)
+		defer f.Close()
+		_, _, err = dst.Ingest(ctx, users[0], "still.png", "new", f)
+		return err
+	}
+	if err := ingestFile(); !errors.Is(err, glasshouse.ErrQuota) {
+		t.Errorf("upload over the migrated quota: %v, want quota exceeded", err)
+	}
 	must(t, dst.DeleteAsset(ctx, users[0], ids[4]))
+	if err := ingestFile(); err != nil {
+		t.Errorf("upload after a delete freed space under the migrated quota: %v", err)
+	}
 	recs, err := dst.DB().DeletionRecords(ctx, "default", time.Time{}, time.Now().Add(time.Hour))
 	must(t, err)
 	if len(recs) != 1 || recs[0].Asset != ids[4] || recs[0].ID <= wantGov.deletions[0].ID {
