@@ -1,0 +1,83 @@
+package pgsearch
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"slices"
+	"testing"
+
+	"github.com/glasshouse/glasshouse"
+	"github.com/glasshouse/glasshouse/internal/pgtest"
+	"github.com/glasshouse/glasshouse/search"
+)
+
+// After ANALYZE, a word in every segment is read by walking the quality
+// index and a word in a few by the GIN index, and both give the results of
+// the exact (unbounded) search where they can.
+func TestPlanChoice(t *testing.T) {
+	db, err := sql.Open("pgx", pgtest.NewDB(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ctx := context.Background()
+	x, err := New(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var segs []glasshouse.Segment
+	for i := range 4000 {
+		text := fmt.Sprintf("common words w%d", i%50)
+		if i%1000 == 7 {
+			text += " zebra"
+		}
+		segs = append(segs, glasshouse.Segment{Asset: glasshouse.AssetID(fmt.Sprintf("a%03d", i/20)), Tenant: "t", Collection: "c",
+			MediaKind: glasshouse.KindVideo, Kind: glasshouse.SegSpeech, Source: "speech", StartMS: int64(i%20) * 1000, EndMS: int64(i%20)*1000 + 900,
+			Text: text, Confidence: min(1, 0.2+0.8*float64(i%97)/97)})
+	}
+	if err := x.Upsert(ctx, segs...); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx, "ANALYZE search_seg"); err != nil {
+		t.Fatal(err)
+	}
+	st, err := x.stats.get(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.rows < 3000 || st.freq["common"] < 0.9 {
+		t.Fatalf("statistics: %v rows, common %v", st.rows, st.freq["common"])
+	}
+	plan := func(q string) *search.Match {
+		p, err := search.Compile(q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p.Root.Atom.Match
+	}
+	for q, want := range map[string]bool{"common": true, "comm*": true, "zebra": false, `"common zebra"`: false, "w1 OR w2": false} {
+		if got := st.walk(plan(q), 101); got != want {
+			t.Errorf("walk(%q) = %v (share %v), want %v", q, got, st.share(plan(q)), want)
+		}
+	}
+	first := func(q string) []glasshouse.AssetID {
+		h, err := x.Search(ctx, search.Query{Tenant: "t", Text: q, Limit: 5})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []glasshouse.AssetID
+		for _, g := range h.Assets {
+			ids = append(ids, g.Asset)
+		}
+		return ids
+	}
+	for _, q := range []string{"common", "zebra", "comm*"} {
+		x.SetBound(100000)
+		exact := first(q)
+		x.SetBound(5000)
+		if got := first(q); !slices.Equal(got, exact) || len(got) == 0 {
+			t.Errorf("%q: bounded %v, exact %v", q, got, exact)
+		}
+	}
+}
