@@ -2,9 +2,9 @@ package pgsearch
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"sort"
+	"strconv"
 
 	"github.com/glasshouse/glasshouse"
 	"github.com/glasshouse/glasshouse/search"
@@ -59,74 +59,87 @@ type group struct {
 // asset groups among the candidates and TotalEstimated is set; with fewer
 // the result is exact and the same as the exact path's.
 func (x *Index) searchBounded(ctx context.Context, q search.Query, b *builder, root *search.Node, drv *search.Atom, cur *search.Cursor) (*search.Hits, error) {
-	// The score is computed in the outer query so that ts_rank runs on the
-	// candidates only, not on every match; its arguments come first.
-	var args []any
-	score := scoreSQL(drv, &args)
-	where := b.atomWhere(drv, &args)
-	args = append(args, x.bound+1)
-	query := "SELECT s.id, s.asset, s.collection, s.media_kind, s.kind, s.source, s.start_ms, s.end_ms, s.confidence, s.text, " + score +
-		" FROM (SELECT s.id, s.asset, s.collection, s.media_kind, s.kind, s.source, s.start_ms, s.end_ms, s.confidence, s.text, s.tsv, s.quality" +
-		" FROM search_seg s WHERE " + where + " ORDER BY s.quality DESC, s.id DESC LIMIT ?) AS s ORDER BY s.quality DESC, s.id DESC"
 	// PostgreSQL's planner, left alone, often reads every match of a
 	// common word through the GIN index and sorts them (hundreds of
-	// thousands of rows) where walking the quality index finds the first
-	// bound matches in a few thousand. The choice is made here from the
-	// same statistics, and imposed for this one statement.
+	// thousands of rows) where far fewer would do. The plan is chosen here
+	// from the same statistics and imposed for the candidate statements:
+	// for words in many segments, walking the quality index in order and
+	// testing each row; for the others, the GIN index, restricted to the
+	// best quality buckets that should hold bound matches (a second
+	// statement reads the other buckets when they did not), then a top-N
+	// sort.
 	st, err := x.stats.get(ctx, x.db)
 	if err != nil {
 		return nil, err
 	}
+	walk := st.walk(drv.Match, x.bound+1)
 	setting := "SET LOCAL enable_indexscan = off" // the GIN index, then a top-N sort
-	if st.walk(drv.Match, x.bound+1) {
+	if walk {
 		setting = "SET LOCAL enable_bitmapscan = off" // the quality index, in order
 	}
-	tx, err := x.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
-	if err != nil {
-		return nil, fmt.Errorf("begin: %w", err)
+	passes := []string{""}
+	if !walk {
+		if q := st.tier(drv.Match, x.bound+1); q > 0 {
+			passes = []string{" AND s.quality >= " + strconv.Itoa(q), " AND s.quality < " + strconv.Itoa(q)}
+		}
 	}
-	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, setting+"; SET LOCAL enable_seqscan = off"); err != nil {
+	if _, err := b.tx.ExecContext(ctx, setting+"; SET LOCAL enable_seqscan = off"); err != nil {
 		return nil, fmt.Errorf("plan candidates: %w", err)
-	}
-	rows, err := tx.QueryContext(ctx, rebind(query), args...)
-	if err != nil {
-		return nil, fmt.Errorf("query candidates: %w", err)
 	}
 	groups := map[glasshouse.AssetID]*group{}
 	var order []string
 	n := 0
 	truncated := false
-	for rows.Next() {
-		if n == x.bound {
-			truncated = true
+	for _, pass := range passes {
+		if n > x.bound {
 			break
 		}
-		n++
-		var (
-			c                  candidate
-			asset, coll, media string
-		)
-		if err := rows.Scan(&c.id, &asset, &coll, &media, &c.Kind, &c.Source, &c.StartMS, &c.EndMS, &c.Confidence, &c.text, &c.Score); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("scan candidate: %w", err)
+		// The score is computed in the outer query so that ts_rank runs
+		// on the candidates only, not on every match; its arguments come
+		// first.
+		var args []any
+		score := scoreSQL(drv, &args)
+		where := b.atomWhere(drv, &args) + pass
+		args = append(args, x.bound+1-n)
+		query := "SELECT s.id, s.asset, s.collection, s.media_kind, s.kind, s.source, s.start_ms, s.end_ms, s.confidence, s.text, " + score +
+			" FROM (SELECT s.id, s.asset, s.collection, s.media_kind, s.kind, s.source, s.start_ms, s.end_ms, s.confidence, s.text, s.tsv, s.quality" +
+			" FROM search_seg s WHERE " + where + " ORDER BY s.quality DESC, s.id DESC LIMIT ?) AS s ORDER BY s.quality DESC, s.id DESC"
+		rows, err := b.tx.QueryContext(ctx, rebind(query), args...)
+		if err != nil {
+			return nil, fmt.Errorf("query candidates: %w", err)
 		}
-		a := glasshouse.AssetID(asset)
-		g := groups[a]
-		if g == nil {
-			g = &group{AssetHits: search.AssetHits{Asset: a, Collection: coll, MediaKind: glasshouse.MediaKind(media)}}
-			groups[a] = g
-			order = append(order, asset)
+		for rows.Next() {
+			if n == x.bound {
+				truncated = true
+				n++
+				break
+			}
+			n++
+			var (
+				c                  candidate
+				asset, coll, media string
+			)
+			if err := rows.Scan(&c.id, &asset, &coll, &media, &c.Kind, &c.Source, &c.StartMS, &c.EndMS, &c.Confidence, &c.text, &c.Score); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("scan candidate: %w", err)
+			}
+			a := glasshouse.AssetID(asset)
+			g := groups[a]
+			if g == nil {
+				g = &group{AssetHits: search.AssetHits{Asset: a, Collection: coll, MediaKind: glasshouse.MediaKind(media)}}
+				groups[a] = g
+				order = append(order, asset)
+			}
+			g.cands = append(g.cands, &c)
+			g.Score = max(g.Score, c.Score)
 		}
-		g.cands = append(g.cands, &c)
-		g.Score = max(g.Score, c.Score)
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("read candidates: %w", err)
+		}
 	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read candidates: %w", err)
-	}
-	if err := tx.Commit(); err != nil {
-		return nil, fmt.Errorf("commit: %w", err)
+	if _, err := b.tx.ExecContext(ctx, "RESET enable_indexscan; RESET enable_bitmapscan; RESET enable_seqscan"); err != nil {
+		return nil, fmt.Errorf("reset plan settings: %w", err)
 	}
 
 	// The other conditions of an AND, for the candidate assets only.
@@ -203,7 +216,7 @@ func (x *Index) assetsIn(ctx context.Context, b *builder, n *search.Node, assets
 	var args []any
 	set := b.setSQL(n, &args)
 	args = append(args, assets)
-	rows, err := x.db.QueryContext(ctx, rebind("SELECT DISTINCT asset FROM ("+set+")"+b.as()+" WHERE asset = ANY(?)"), args...)
+	rows, err := b.tx.QueryContext(ctx, rebind("SELECT DISTINCT asset FROM ("+set+")"+b.as()+" WHERE asset = ANY(?)"), args...)
 	if err != nil {
 		return nil, fmt.Errorf("query condition: %w", err)
 	}

@@ -364,6 +364,19 @@ func (x *Index) Search(ctx context.Context, q search.Query) (*search.Hits, error
 		}
 		b.filter.Collections = allowed
 	}
+	// Every statement of a search is planned for its parameter values: a
+	// generic plan (what a cached prepared statement gets after five runs)
+	// cannot know whether a word is in three segments or three hundred
+	// thousand, and picks a plan that is slow for one of them.
+	tx, err := x.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, glasshouse.E(op, glasshouse.ErrUnavailable, err, "begin")
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, "SET LOCAL plan_cache_mode = force_custom_plan"); err != nil {
+		return nil, glasshouse.E(op, glasshouse.ErrUnavailable, err, "set plan cache mode")
+	}
+	b.tx = tx
 	if drv := driver(plan.Root); drv != nil {
 		out, err := x.searchBounded(ctx, q, b, plan.Root, drv, cur)
 		if err != nil {
@@ -402,6 +415,9 @@ func (x *Index) Search(ctx context.Context, q search.Query) (*search.Hits, error
 }
 
 type builder struct {
+	// tx is the search's read-only transaction: one snapshot for every
+	// statement, planned for its own parameters (see Search).
+	tx     *sql.Tx
 	tenant string
 	filter search.Filter
 	alias  int
@@ -594,7 +610,7 @@ func (x *Index) rank(ctx context.Context, b *builder, plan *search.Plan, cur *se
 	}
 	q += " ORDER BY g.best DESC, g.asset DESC LIMIT ?) p ORDER BY p.best DESC, p.asset DESC"
 	args = append(args, limit)
-	rows, err := x.db.QueryContext(ctx, rebind(q), args...)
+	rows, err := b.tx.QueryContext(ctx, rebind(q), args...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("query groups: %w", err)
 	}
@@ -617,7 +633,7 @@ func (x *Index) rank(ctx context.Context, b *builder, plan *search.Plan, cur *se
 	if len(out) == 0 && cur != nil {
 		var cargs []any
 		cq := "SELECT count(*) FROM (" + b.groupsSQL(plan, &cargs) + ") AS c"
-		if err := x.db.QueryRowContext(ctx, rebind(cq), cargs...).Scan(&total); err != nil {
+		if err := b.tx.QueryRowContext(ctx, rebind(cq), cargs...).Scan(&total); err != nil {
 			return nil, 0, fmt.Errorf("count groups: %w", err)
 		}
 	}
@@ -648,7 +664,7 @@ func (x *Index) hits(ctx context.Context, b *builder, plan *search.Plan, groups 
 		args = append(args, assets)
 		q := "SELECT s.id, s.asset, s.kind, s.source, s.start_ms, s.end_ms, s.confidence, " + score + ", s.text" +
 			" FROM search_seg s WHERE " + where + " AND s.asset = ANY(?)"
-		rows, err := x.db.QueryContext(ctx, rebind(q), args...)
+		rows, err := b.tx.QueryContext(ctx, rebind(q), args...)
 		if err != nil {
 			return nil, fmt.Errorf("query hits: %w", err)
 		}

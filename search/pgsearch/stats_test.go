@@ -80,4 +80,37 @@ func TestPlanChoice(t *testing.T) {
 			t.Errorf("%q: bounded %v, exact %v", q, got, exact)
 		}
 	}
+	// A word in 2% of the segments with a bound of 5: the GIN index,
+	// restricted to the best quality buckets first; the candidates must be
+	// the 5 best-quality matches all the same.
+	if q := st.tier(plan("w1"), 6); q <= 0 {
+		t.Fatalf("tier(w1) = %d, want a quality bucket (quality shares %v)", q, st.atLeast)
+	}
+	for _, word := range []string{"w1", "w17", "zebra"} {
+		rows, err := db.QueryContext(ctx, "SELECT DISTINCT asset FROM (SELECT asset FROM search_seg WHERE tenant = 't' AND tsv @@ $1::tsquery ORDER BY quality DESC, id DESC LIMIT 5) AS t", word)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want []glasshouse.AssetID
+		for rows.Next() {
+			var a string
+			rows.Scan(&a)
+			want = append(want, glasshouse.AssetID(a))
+		}
+		rows.Close()
+		x.SetBound(5)
+		h, err := x.Search(ctx, search.Query{Tenant: "t", Text: word, Limit: 50})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []glasshouse.AssetID
+		for _, g := range h.Assets {
+			got = append(got, g.Asset)
+		}
+		slices.Sort(got)
+		slices.Sort(want)
+		if !slices.Equal(got, want) || len(got) == 0 {
+			t.Errorf("%q bound 5: assets %v, want those of the 5 best-quality matches %v", word, got, want)
+		}
+	}
 }
