@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,13 +14,14 @@ import (
 	"time"
 
 	"github.com/glasshouse/glasshouse"
+	"github.com/glasshouse/glasshouse/analyze/keywords"
 	"github.com/glasshouse/glasshouse/analyze/probe"
 	"github.com/glasshouse/glasshouse/analyze/shots"
 	"github.com/glasshouse/glasshouse/app"
 	"github.com/glasshouse/glasshouse/audit"
+	"github.com/glasshouse/glasshouse/internal/pgtest"
 	"github.com/glasshouse/glasshouse/media"
 	"github.com/glasshouse/glasshouse/search"
-	"github.com/glasshouse/glasshouse/sqlite"
 )
 
 // smallMedia writes a 2 s video (two colours: a cut, so keyframes) and two
@@ -73,7 +75,38 @@ func nameHits(t *testing.T, a *app.App, word string) int {
 // holds (asset and collection) block both retention and manual deletion
 // with a conflict naming the hold; a blob another asset still uses is
 // kept; deletion records and audit events are written; the index forgets.
+// governanceBackends opens the app on the embedded backend and on
+// PostgreSQL (a throwaway cluster; file blobs), so the governance paths are
+// checked end to end on both.
+var governanceBackends = []struct {
+	name string
+	open func(t *testing.T, dir string, ans []glasshouse.Analyzer) *app.App
+}{
+	{"sqlite", openApp},
+	{"postgres", func(t *testing.T, dir string, ans []glasshouse.Analyzer) *app.App {
+		t.Helper()
+		a, err := app.Open(context.Background(), app.Config{
+			DataDir:   dir,
+			DBURL:     pgtest.NewDB(t),
+			Logger:    slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+			Analyzers: ans,
+			Derived:   []glasshouse.Analyzer{keywords.New()},
+			Lease:     time.Minute,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a
+	}},
+}
+
 func TestRetentionAndLegalHold(t *testing.T) {
+	for _, be := range governanceBackends {
+		t.Run(be.name, func(t *testing.T) { testRetentionAndLegalHold(t, be.open) })
+	}
+}
+
+func testRetentionAndLegalHold(t *testing.T, openApp func(t *testing.T, dir string, ans []glasshouse.Analyzer) *app.App) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	video, img1, img2 := smallMedia(t, dir)
@@ -223,13 +256,19 @@ func TestRetentionAndLegalHold(t *testing.T) {
 			t.Errorf("audit event of %s says reason %q, record %q", r.Asset, d.Reason, r.Reason)
 		}
 	}
-	rep, err := audit.Verify(ctx, a.DB().(*sqlite.DB))
+	rep, err := audit.Verify(ctx, audit.LogSource{Log: a.DB()})
 	if err != nil || !rep.OK {
 		t.Fatalf("audit chain after deletions: %+v %v", rep, err)
 	}
 }
 
 func TestQuotaAndAnalyzerPolicy(t *testing.T) {
+	for _, be := range governanceBackends {
+		t.Run(be.name, func(t *testing.T) { testQuotaAndAnalyzerPolicy(t, be.open) })
+	}
+}
+
+func testQuotaAndAnalyzerPolicy(t *testing.T, openApp func(t *testing.T, dir string, ans []glasshouse.Analyzer) *app.App) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	video, img1, img2 := smallMedia(t, dir)

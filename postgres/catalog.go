@@ -107,6 +107,9 @@ func (db *DB) CreateAsset(ctx context.Context, a *glasshouse.Asset, jobs []glass
 		js[i] = j
 	}
 	err = db.writeTx(ctx, op, func(tx *Tx) error {
+		if err := checkQuota(ctx, tx, op, a.Tenant, a.Size); err != nil {
+			return err
+		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO gh_assets (`+assetCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			string(a.ID), string(a.Tenant), a.Collection, a.Name, a.MediaType, string(a.Kind), a.Size, string(a.Hash), probe,
 			string(a.Thumb), string(a.Poster), a.Note, boolInt(a.LegalHold), toNS(created))
@@ -364,21 +367,33 @@ func (db *DB) UpdateAsset(ctx context.Context, a *glasshouse.Asset) error {
 
 // DeleteAsset removes the asset with its results, runs and jobs, appends ev,
 // and returns the blobs (original, thumbnail, poster, result blobs) that no
-// asset or result references any more. ErrConflict under legal hold.
+// asset or result references any more, and writes the deletion record, all
+// in one transaction. ErrConflict under legal hold (of the asset or its
+// collection).
 func (db *DB) DeleteAsset(ctx context.Context, tenant glasshouse.TenantID, id glasshouse.AssetID, ev glasshouse.AuditEvent) ([]glasshouse.Ref, error) {
 	const op = "postgres.DeleteAsset"
 	var orphans []glasshouse.Ref
 	err := db.writeTx(ctx, op, func(tx *Tx) error {
 		orphans = nil
-		var hold int64
-		var hash, thumb, poster string
-		err := tx.QueryRowContext(ctx, `SELECT legal_hold, hash, thumb, poster FROM gh_assets WHERE tenant = ? AND id = ? FOR UPDATE`,
-			string(tenant), string(id)).Scan(&hold, &hash, &thumb, &poster)
+		// Shared: deletes run side by side, but not while a hold of the
+		// tenant is being placed or released.
+		if err := lockHolds(ctx, tx, op, tenant, true); err != nil {
+			return err
+		}
+		if err := lockQuota(ctx, tx, op, tenant, true); err != nil {
+			return err
+		}
+		var hold, size, created int64
+		var hash, thumb, poster, name, kind, collection string
+		var probe sql.NullString
+		err := tx.QueryRowContext(ctx, `SELECT legal_hold, hash, thumb, poster, name, kind, collection, size, created, probe
+			FROM gh_assets WHERE tenant = ? AND id = ? FOR UPDATE`,
+			string(tenant), string(id)).Scan(&hold, &hash, &thumb, &poster, &name, &kind, &collection, &size, &created, &probe)
 		if err != nil {
 			return mapErr(op, err, "asset "+string(id))
 		}
-		if hold != 0 {
-			return glasshouse.Errorf(op, glasshouse.ErrConflict, "asset %s is under legal hold; release the hold before deleting", id)
+		if err := checkNoHold(ctx, tx, op, tenant, id, collection, hold != 0); err != nil {
+			return err
 		}
 		cand := []string{hash, thumb, poster}
 		rows, err := tx.QueryContext(ctx, `SELECT DISTINCT ref FROM gh_result_blobs WHERE asset = ?`, string(id))
@@ -405,6 +420,9 @@ func (db *DB) DeleteAsset(ctx context.Context, tenant glasshouse.TenantID, id gl
 		if _, err := tx.ExecContext(ctx, `DELETE FROM gh_assets WHERE id = ?`, string(id)); err != nil {
 			return mapErr(op, err, "delete asset "+string(id))
 		}
+		if err := releaseQuota(ctx, tx, op, tenant, size); err != nil {
+			return err
+		}
 		slices.Sort(cand)
 		cand = slices.Compact(cand)
 		for _, r := range cand {
@@ -419,8 +437,16 @@ func (db *DB) DeleteAsset(ctx context.Context, tenant glasshouse.TenantID, id gl
 				orphans = append(orphans, glasshouse.Ref(r))
 			}
 		}
-		_, err = db.appendTx(ctx, tx, op, ev)
-		return err
+		ev, err = db.appendTx(ctx, tx, op, ev)
+		if err != nil {
+			return err
+		}
+		rec := glasshouse.DeletionRecord{
+			Tenant: tenant, Asset: id, Name: name, Hash: glasshouse.Ref(hash), Size: size,
+			Kind: glasshouse.MediaKind(kind), Collection: collection, DurationMS: probeDuration(probe),
+			Created: fromNS(created), Deleted: ev.Time, Actor: ev.Actor, Reason: deletionReason(ev), AuditSeq: ev.Seq,
+		}
+		return insertDeletion(ctx, tx, op, &rec)
 	})
 	if err != nil {
 		return nil, err

@@ -40,6 +40,9 @@ func (db *DB) ImportAsset(ctx context.Context, a *glasshouse.Asset, results []*g
 			string(a.Thumb), string(a.Poster), a.Note, boolInt(a.LegalHold), toNS(a.Created)); err != nil {
 			return mapErr(op, err, "insert asset "+string(a.ID))
 		}
+		if _, err := tx.ExecContext(ctx, `UPDATE gh_policy SET stored_bytes = stored_bytes + ? WHERE tenant = ?`, a.Size, string(a.Tenant)); err != nil {
+			return mapErr(op, err, "stored bytes of tenant "+string(a.Tenant))
+		}
 		for _, r := range results {
 			runJSON, _ := json.Marshal(r.Run)
 			insJSON, _ := json.Marshal(r.Insights)
@@ -142,6 +145,59 @@ func (db *DB) ImportAccounts(ctx context.Context, tenants []auth.Tenant, users [
 				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, t.ID, string(t.Tenant), t.User, t.Name, string(t.Scope), t.Hash,
 				toNS(t.Created), toNS(t.Expires), toNS(t.Revoked), toNS(t.LastUsed)); err != nil {
 				return mapErr(op, err, "token "+t.ID)
+			}
+		}
+		return nil
+	})
+}
+
+// ImportGovernance copies retention rules, legal holds, deletion records
+// (with their ids) and tenant policies verbatim (times, who set them), in
+// one transaction and without audit events. The usage report needs no
+// table of its own: it is computed from assets, deletion records and the
+// audit log, all of which are copied. Asset holds also need the asset's
+// legal_hold flag, which ImportAsset copies with the asset.
+func (db *DB) ImportGovernance(ctx context.Context, rules []glasshouse.RetentionRule, holds []glasshouse.Hold,
+	deletions []glasshouse.DeletionRecord, policies []*glasshouse.Policy) error {
+	const op = "postgres.ImportGovernance"
+	return db.writeTx(ctx, op, func(tx *Tx) error {
+		for _, r := range rules {
+			scope, coll := retScope(r.All, r.Collection)
+			if _, err := tx.ExecContext(ctx, `INSERT INTO gh_retention (tenant, scope, collection, days, set_by, updated) VALUES (?, ?, ?, ?, ?, ?)`,
+				string(r.Tenant), scope, coll, r.Days, r.SetBy, toNS(r.Updated)); err != nil {
+				return mapErr(op, err, fmt.Sprintf("retention rule %s/%s %q", r.Tenant, scope, coll))
+			}
+		}
+		for _, h := range holds {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO gh_holds (tenant, scope, target, reason, set_by, since) VALUES (?, ?, ?, ?, ?, ?)`,
+				string(h.Tenant), h.Scope, h.Target, h.Reason, h.SetBy, toNS(h.Since)); err != nil {
+				return mapErr(op, err, fmt.Sprintf("legal hold %s/%s %q", h.Tenant, h.Scope, h.Target))
+			}
+		}
+		for _, r := range deletions {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO gh_deletions (id, tenant, asset, name, hash, size, kind, collection, duration_ms, created, deleted, actor, reason, audit_seq)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+				r.ID, string(r.Tenant), string(r.Asset), r.Name, string(r.Hash), r.Size, string(r.Kind), r.Collection, r.DurationMS,
+				toNS(r.Created), toNS(r.Deleted), r.Actor, r.Reason, r.AuditSeq); err != nil {
+				return mapErr(op, err, fmt.Sprintf("deletion record %d", r.ID))
+			}
+		}
+		if len(deletions) > 0 {
+			// New records continue after the copied ids.
+			if _, err := tx.ExecContext(ctx, `SELECT setval(pg_get_serial_sequence('gh_deletions', 'id'), (SELECT max(id) FROM gh_deletions))`); err != nil {
+				return mapErr(op, err, "deletion record ids")
+			}
+		}
+		for _, p := range policies {
+			var an any
+			if p.Analyzers != nil {
+				b, _ := json.Marshal(p.Analyzers)
+				an = string(b)
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO gh_policy (tenant, quota_bytes, analyzers, set_by, updated, stored_bytes)
+				VALUES (?1, ?2, ?3, ?4, ?5, (SELECT coalesce(sum(size), 0)::bigint FROM gh_assets WHERE tenant = ?1))`,
+				string(p.Tenant), p.QuotaBytes, an, p.SetBy, toNS(p.Updated)); err != nil {
+				return mapErr(op, err, "policy of tenant "+string(p.Tenant))
 			}
 		}
 		return nil

@@ -12,6 +12,7 @@ import (
 	"github.com/glasshouse/glasshouse"
 	"github.com/glasshouse/glasshouse/audittest"
 	"github.com/glasshouse/glasshouse/catalogtest"
+	"github.com/glasshouse/glasshouse/governancetest"
 	"github.com/glasshouse/glasshouse/internal/pgtest"
 	"github.com/glasshouse/glasshouse/postgres"
 	"github.com/glasshouse/glasshouse/queuetest"
@@ -108,4 +109,8 @@ func TestOpenBadDSN(t *testing.T) {
 	if !errors.Is(err, glasshouse.ErrUnavailable) {
 		t.Fatalf("unreachable server: want ErrUnavailable, got %v", err)
 	}
+}
+
+func TestGovernance(t *testing.T) {
+	governancetest.Run(t, func(t *testing.T) governancetest.Backend { return openTemp(t) })
 }

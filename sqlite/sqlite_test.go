@@ -14,6 +14,7 @@ import (
 	"github.com/glasshouse/glasshouse/audit"
 	"github.com/glasshouse/glasshouse/audittest"
 	"github.com/glasshouse/glasshouse/catalogtest"
+	"github.com/glasshouse/glasshouse/governancetest"
 	"github.com/glasshouse/glasshouse/queuetest"
 	"github.com/glasshouse/glasshouse/redact/redacttest"
 	"github.com/glasshouse/glasshouse/sqlite"
@@ -340,4 +341,8 @@ func TestTakeOrphansAndUsage(t *testing.T) {
 
 func TestRedactStore(t *testing.T) {
 	redacttest.Run(t, func(t *testing.T) redacttest.Backend { return openTemp(t) })
+}
+
+func TestGovernance(t *testing.T) {
+	governancetest.Run(t, func(t *testing.T) governancetest.Backend { return openTemp(t) })
 }

@@ -3,7 +3,10 @@ package main
 import (
 	"context"
 	"fmt"
+	"math"
 	"path/filepath"
+	"slices"
+	"time"
 
 	"github.com/glasshouse/glasshouse"
 	"github.com/glasshouse/glasshouse/app"
@@ -21,7 +24,8 @@ import (
 // asset with its results, runs and jobs, the audit chain event by event
 // (same sequence numbers, times and hashes, so it verifies unchanged), and
 // rebuilds the search index; tenants, users and API tokens are copied too
-// (sessions are not: users sign in again). The target must be empty; the source is only
+// (sessions are not: users sign in again), and so are retention rules,
+// legal holds, deletion records and tenant policies. The target must be empty; the source is only
 // read. Stop the embedded server first.
 func cmdMigrate(ctx context.Context, e *env, args []string) error {
 	fs := newFlagSet(e, "migrate", "--to-db postgres://... --to-blobs s3://... [--data DIR]")
@@ -166,7 +170,27 @@ func cmdMigrate(ctx context.Context, e *env, args []string) error {
 	}
 	fmt.Fprintf(e.stderr, "migrate: %d tenants, %d users, %d API tokens copied\n", len(tenants), len(users), len(tokens))
 
-	// 4. The audit chain, verbatim.
+	// 4. Governance: retention rules, legal holds, deletion records and
+	// tenant policies (the usage report is computed from assets, deletion
+	// records and the audit log, so it arrives with them).
+	govTenants, err := src.Tenants(ctx)
+	if err != nil {
+		return fmt.Errorf("migrate: tenants: %w", err)
+	}
+	govTenants = append(govTenants, glasshouse.DefaultTenant)
+	govTenants = append(govTenants, tenantIDs(tenants)...)
+	slices.Sort(govTenants)
+	govTenants = slices.Compact(govTenants)
+	gov, err := readGovernance(ctx, src, govTenants)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	if err := dst.ImportGovernance(ctx, gov.rules, gov.holds, gov.deletions, gov.policies); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	fmt.Fprintf(e.stderr, "migrate: %s copied\n", gov)
+
+	// 5. The audit chain, verbatim.
 	var after int64
 	nev := 0
 	for {
@@ -184,13 +208,18 @@ func cmdMigrate(ctx context.Context, e *env, args []string) error {
 		nev += len(evs)
 	}
 
-	// 5. Check: counts match and the copied chain verifies.
+	// 6. Check: counts match and the copied chain verifies.
 	na, nr, ne, err := dst.ImportCounts(ctx)
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
 	if na != len(keys) || nr != nres || ne != nev {
 		return fmt.Errorf("migrate: target holds %d assets, %d results, %d audit events; copied %d, %d, %d", na, nr, ne, len(keys), nres, nev)
+	}
+	if got, err := readGovernance(ctx, dst, govTenants); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	} else if got.String() != gov.String() {
+		return fmt.Errorf("migrate: target holds %s; copied %s", got, gov)
 	}
 	rep, err := audit.Verify(ctx, dst)
 	if err != nil {
@@ -214,4 +243,57 @@ func tenantIDs(ts []auth.Tenant) []glasshouse.TenantID {
 		out[i] = t.ID
 	}
 	return out
+}
+
+// governance is what migrate copies of retention, legal holds, deletion
+// records and policies.
+type governance struct {
+	rules     []glasshouse.RetentionRule
+	holds     []glasshouse.Hold
+	deletions []glasshouse.DeletionRecord
+	policies  []*glasshouse.Policy
+}
+
+func (g governance) String() string {
+	return fmt.Sprintf("%d retention rules, %d legal holds, %d deletion records, %d tenant policies",
+		len(g.rules), len(g.holds), len(g.deletions), len(g.policies))
+}
+
+type governanceReader interface {
+	RetentionRules(ctx context.Context, tenant glasshouse.TenantID) ([]glasshouse.RetentionRule, error)
+	Holds(ctx context.Context, tenant glasshouse.TenantID) ([]glasshouse.Hold, error)
+	DeletionRecords(ctx context.Context, tenant glasshouse.TenantID, from, to time.Time) ([]glasshouse.DeletionRecord, error)
+	Policy(ctx context.Context, tenant glasshouse.TenantID) (*glasshouse.Policy, error)
+}
+
+// readGovernance reads the governance records of tenants. A tenant's
+// policy counts only if one was set (the default has no Updated time).
+func readGovernance(ctx context.Context, db governanceReader, tenants []glasshouse.TenantID) (governance, error) {
+	var g governance
+	end := time.Unix(0, math.MaxInt64)
+	for _, t := range tenants {
+		rs, err := db.RetentionRules(ctx, t)
+		if err != nil {
+			return g, fmt.Errorf("retention rules of %q: %w", t, err)
+		}
+		g.rules = append(g.rules, rs...)
+		hs, err := db.Holds(ctx, t)
+		if err != nil {
+			return g, fmt.Errorf("legal holds of %q: %w", t, err)
+		}
+		g.holds = append(g.holds, hs...)
+		ds, err := db.DeletionRecords(ctx, t, time.Time{}, end)
+		if err != nil {
+			return g, fmt.Errorf("deletion records of %q: %w", t, err)
+		}
+		g.deletions = append(g.deletions, ds...)
+		p, err := db.Policy(ctx, t)
+		if err != nil {
+			return g, fmt.Errorf("policy of %q: %w", t, err)
+		}
+		if !p.Updated.IsZero() {
+			g.policies = append(g.policies, p)
+		}
+	}
+	return g, nil
 }

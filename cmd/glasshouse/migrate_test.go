@@ -3,10 +3,12 @@ package main
 import (
 	"context"
 	"crypto/sha256"
+	"errors"
 	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -24,9 +26,10 @@ import (
 )
 
 // TestMigrate fills an embedded data folder (assets of two tenants, analyzer
-// results with keyframe blobs, a deletion, searches: a varied audit chain),
-// migrates it to PostgreSQL + S3, and checks that every asset, result, blob
-// and audit event arrived, the chain verifies with the same head, search
+// results with keyframe blobs, a deletion, searches: a varied audit chain;
+// retention rules, legal holds, a policy), migrates it to PostgreSQL + S3,
+// and checks that every asset, result, blob, audit event and governance
+// record arrived (and the usage figures are the same), the chain verifies with the same head, search
 // works on the target, and a second migrate into the filled target is
 // refused.
 func TestMigrate(t *testing.T) {
@@ -62,6 +65,35 @@ func TestMigrate(t *testing.T) {
 		glasshouse.NewEvent(glasshouse.System("acme"), "tenant.create", "acme", nil)))
 	must(t, src.DB().CreateUser(ctx, auth.User{Name: "Bob", Tenant: "acme", Role: auth.Editor, PasswordHash: "x", Created: now},
 		glasshouse.NewEvent(glasshouse.System("acme"), "user.create", "Bob", nil)))
+	// Governance to carry over: retention rules (per collection and
+	// tenant-wide), legal holds (collection and asset), a tenant policy;
+	// the deletion above left a deletion record.
+	_, err = src.SetRetention(ctx, users[0], glasshouse.RetentionRule{Collection: "ca", Days: 90})
+	must(t, err)
+	_, err = src.SetRetention(ctx, users[1], glasshouse.RetentionRule{All: true, Days: 3650})
+	must(t, err)
+	_, err = src.SetHold(ctx, users[0], glasshouse.HoldCollection, "cb", "case 17")
+	must(t, err)
+	_, err = src.SetHold(ctx, users[1], glasshouse.HoldAsset, string(ids[1]), "case 18")
+	must(t, err)
+	// The quota leaves 10 bytes: the target must count what is stored.
+	today := time.Now().UTC().Truncate(24 * time.Hour)
+	du, err := src.DB().UsageReport(ctx, "default", today, today)
+	must(t, err)
+	_, err = src.SetPolicy(ctx, glasshouse.Actor{User: "op"}, glasshouse.Policy{Tenant: "default", QuotaBytes: du.StoredBytes[0].Bytes + 10, Analyzers: []string{"probe"}})
+	must(t, err)
+	govTenants := []glasshouse.TenantID{"acme", "default"}
+	wantGov, err := readGovernance(ctx, src.DB(), govTenants)
+	must(t, err)
+	if len(wantGov.rules) != 2 || len(wantGov.holds) != 2 || len(wantGov.deletions) != 1 || len(wantGov.policies) != 1 {
+		t.Fatalf("source governance: %s", wantGov)
+	}
+	wantUsage := map[glasshouse.TenantID]*glasshouse.Usage{}
+	for _, tn := range []glasshouse.TenantID{"", "acme", "default"} {
+		u, err := src.DB().UsageReport(ctx, tn, today.Add(-7*24*time.Hour), today)
+		must(t, err)
+		wantUsage[tn] = u
+	}
 	srcRep, err := audit.Verify(ctx, audit.LogSource{Log: src.DB()})
 	must(t, err)
 	type snap struct {
@@ -102,6 +134,14 @@ func TestMigrate(t *testing.T) {
 	must(t, err)
 	if !rep.OK || rep.Head != srcRep.Head || rep.Events != srcRep.Events {
 		t.Fatalf("target chain %+v, source %+v", rep, srcRep)
+	}
+	// The same usage figures (before anything is done on the target).
+	for tn, w := range wantUsage {
+		u, err := dst.DB().UsageReport(ctx, tn, today.Add(-7*24*time.Hour), today)
+		must(t, err)
+		if !reflect.DeepEqual(u, w) {
+			t.Errorf("usage of %q after migration:\n got %+v\nwant %+v", tn, u, w)
+		}
 	}
 	for id, w := range want {
 		a, err := dst.DB().GetAsset(ctx, w.asset.Tenant, id)
@@ -156,6 +196,40 @@ func TestMigrate(t *testing.T) {
 	must(t, err)
 	if hits.Total != 1 {
 		t.Errorf("search on the target found %d assets, want 1", hits.Total)
+	}
+	// Governance arrived: the same rules, holds, deletion records and
+	// policy; the holds still block deletes, and
+	// new deletion records continue after the copied ones.
+	gotGov, err := readGovernance(ctx, dst.DB(), govTenants)
+	must(t, err)
+	if !reflect.DeepEqual(gotGov, wantGov) {
+		t.Errorf("governance after migration:\n got %+v\nwant %+v", gotGov, wantGov)
+	}
+	if err := dst.DeleteAsset(ctx, users[1], ids[1]); !errors.Is(err, glasshouse.ErrConflict) {
+		t.Errorf("delete of an asset under a migrated asset hold: %v, want conflict", err)
+	}
+	if err := dst.DeleteAsset(ctx, users[0], ids[2]); !errors.Is(err, glasshouse.ErrConflict) {
+		t.Errorf("delete of an asset in a migrated collection hold: %v, want conflict", err)
+	}
+	// The migrated quota counts the migrated assets: full until one goes.
+	ingestFile := func() error {
+		f, err := os.Open(filepath.Join(dir, "still.png"))
+		must(t, err)
+		defer f.Close()
+		_, _, err = dst.Ingest(ctx, users[0], "still.png", "new", f)
+		return err
+	}
+	if err := ingestFile(); !errors.Is(err, glasshouse.ErrQuota) {
+		t.Errorf("upload over the migrated quota: %v, want quota exceeded", err)
+	}
+	must(t, dst.DeleteAsset(ctx, users[0], ids[4]))
+	if err := ingestFile(); err != nil {
+		t.Errorf("upload after a delete freed space under the migrated quota: %v", err)
+	}
+	recs, err := dst.DB().DeletionRecords(ctx, "default", time.Time{}, time.Now().Add(time.Hour))
+	must(t, err)
+	if len(recs) != 1 || recs[0].Asset != ids[4] || recs[0].ID <= wantGov.deletions[0].ID {
+		t.Errorf("deletion records on the target after a new delete: %+v (copied id %d)", recs, wantGov.deletions[0].ID)
 	}
 	if _, _, code := runCLI(t, "migrate", "--data", data, "--to-db", dsn, "--to-blobs", bucket); code == 0 {
 		t.Error("a second migrate into a filled target succeeded")
