@@ -15,6 +15,7 @@ import (
 	"github.com/glasshouse/glasshouse/internal/pgtest"
 	"github.com/glasshouse/glasshouse/postgres"
 	"github.com/glasshouse/glasshouse/queuetest"
+	"github.com/glasshouse/glasshouse/redact/redacttest"
 )
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
@@ -108,4 +109,8 @@ func TestOpenBadDSN(t *testing.T) {
 	if !errors.Is(err, glasshouse.ErrUnavailable) {
 		t.Fatalf("unreachable server: want ErrUnavailable, got %v", err)
 	}
+}
+
+func TestRedactStore(t *testing.T) {
+	redacttest.Run(t, func(t *testing.T) redacttest.Backend { return openTemp(t) })
 }
