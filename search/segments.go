@@ -111,3 +111,17 @@ func clamp01(f float64) float64 {
 	}
 	return f
 }
+
+// QualityBucket is a segment's static quality class, 0..63: the score of a
+// one-word match in a segment of that confidence and length (BM25's
+// term-frequency part with k1 1.2, b 0.75 and an average length of 10
+// tokens, times 0.25 + 0.75 × confidence), without the word's IDF. Both
+// indexes read a word's matches best bucket first, newest first within a
+// bucket, and rank only the first ones (their candidate bound), so that
+// they choose the same candidates.
+func QualityBucket(confidence float64, tokens int) int64 {
+	const k1, b, avgdl = 1.2, 0.75, 10.0
+	tf := (k1 + 1) / (1 + k1*(1-b+b*float64(tokens)/avgdl))
+	q := (0.25 + 0.75*confidence) * tf
+	return int64(min(63, max(0, int(q*40))))
+}

@@ -613,6 +613,79 @@ func Run(t *testing.T, newIndex func(t *testing.T) search.Index) {
 			t.Errorf("Assets is nil, want an empty slice (JSON [])")
 		}
 	})
+
+	t.Run("Bound", func(t *testing.T) {
+		x := newIndex(t)
+		b, ok := x.(interface{ SetBound(n int) })
+		if !ok {
+			t.Skip("the index ranks every match (no candidate bound)")
+		}
+		testBound(t, x, b.SetBound)
+	})
+}
+
+// testBound: with a candidate bound below the number of matches, a search
+// returns a lower-bound total (TotalEstimated), only assets that the exact
+// search finds, and the asset of the best-quality segment (highest
+// confidence, shortest) among them; with a bound above the number of
+// matches, exactly the unbounded result, in the same order, across pages.
+func testBound(t *testing.T, x search.Index, setBound func(int)) {
+	ctx := context.Background()
+	var segs []glasshouse.Segment
+	for i := range 60 {
+		a := asset{glasshouse.AssetID(fmt.Sprintf("b%02d", i)), T1, "news", glasshouse.KindVideo, day("2025-06-01")}
+		for j := range 3 {
+			conf := 0.3 + 0.01*float64((i*7+j*3)%40)
+			text := "harbour " + strings.Repeat("filler words here ", 1+(i+j)%4)
+			if i == 41 && j == 1 {
+				conf, text = 1.0, "harbour"
+			}
+			segs = append(segs, seg(a, glasshouse.SegSpeech, "speech", int64(j)*10000, int64(j)*10000+5000, text, conf))
+		}
+		// Other tenant, same word: never a candidate of t1.
+		o := asset{glasshouse.AssetID(fmt.Sprintf("o%02d", i)), T2, "news", glasshouse.KindVideo, day("2025-06-01")}
+		segs = append(segs, seg(o, glasshouse.SegSpeech, "speech", 0, 5000, "harbour", 1.0))
+	}
+	if err := x.Upsert(ctx, segs...); err != nil {
+		t.Fatal(err)
+	}
+	all := func(q search.Query) (got []glasshouse.AssetID, total int, est bool) {
+		for {
+			h := mustSearch(t, x, q)
+			got = append(got, orderedIDs(h)...)
+			total, est = h.Total, h.TotalEstimated
+			if h.Next == "" {
+				return got, total, est
+			}
+			q.Cursor = h.Next
+		}
+	}
+	for _, text := range []string{"harbour", "harbour -label:nothing", "in:speech harbour"} {
+		q := search.Query{Tenant: T1, Text: text, Limit: 7}
+		setBound(100000)
+		exact, total, est := all(q)
+		if est || total != 60 || len(exact) != 60 {
+			t.Fatalf("%q unbounded: total %d (estimated %v), %d assets; want 60 exact", text, total, est, len(exact))
+		}
+		setBound(10)
+		got, total, est := all(q)
+		if !est || total != len(got) || total == 0 || total > 10 {
+			t.Errorf("%q bound 10: total %d (estimated %v), %d assets", text, total, est, len(got))
+		}
+		for _, a := range got {
+			if !slices.Contains(exact, a) || strings.HasPrefix(string(a), "o") {
+				t.Errorf("%q bound 10: asset %s is not in the exact result", text, a)
+			}
+		}
+		if !slices.Contains(got, "b41") {
+			t.Errorf("%q bound 10: %v lacks b41, which holds the best-quality segment", text, got)
+		}
+		setBound(181)
+		got, total, est = all(q)
+		if est || total != 60 || !slices.Equal(got, exact) {
+			t.Errorf("%q bound above the matches: %v (total %d, estimated %v), want %v", text, got, total, est, exact)
+		}
+	}
 }
 
 func ids(s ...string) []glasshouse.AssetID {

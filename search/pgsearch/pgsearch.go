@@ -10,6 +10,12 @@
 // prefixes). Relevance is ts_rank (PostgreSQL has no BM25) in the same
 // formula as the embedded index: rank × (0.25 + 0.75 × confidence) × 2 for
 // an exact phrase. Snippets are cut and marked in Go.
+//
+// A query driven by one text condition ranks only the first DefaultBound
+// matching segments in static quality order (search.QualityBucket, then
+// newest), as the embedded index does, so that a word found in hundreds of
+// thousands of segments costs about as much as a rare one; Total is then a
+// lower bound (TotalEstimated). Other queries are evaluated exactly.
 package pgsearch
 
 import (
@@ -38,6 +44,22 @@ import (
 // Index is a search.Index over a PostgreSQL *sql.DB (pgx stdlib driver).
 type Index struct {
 	db *sql.DB
+	// bound is the most candidate segments a query driven by one text
+	// condition ranks (see searchBounded).
+	bound int
+}
+
+// DefaultBound is the number of candidate segments a query ranks at most,
+// as in the embedded index (sqlitefts.DefaultBound).
+const DefaultBound = 500
+
+// SetBound sets the number of candidate segments a query ranks at most
+// (DefaultBound if n < 1). For tests and benchmarks.
+func (x *Index) SetBound(n int) {
+	if n < 1 {
+		n = DefaultBound
+	}
+	x.bound = n
 }
 
 var _ search.Index = (*Index)(nil)
@@ -62,6 +84,8 @@ CREATE TABLE IF NOT EXISTS search_seg (
 CREATE UNIQUE INDEX IF NOT EXISTS search_seg_key ON search_seg (asset, source, kind, start_ms, end_ms, thash);
 CREATE INDEX IF NOT EXISTS search_seg_tenant ON search_seg (tenant, kind, asset);
 CREATE INDEX IF NOT EXISTS search_seg_tsv ON search_seg USING GIN (tsv);
+ALTER TABLE search_seg ADD COLUMN IF NOT EXISTS quality SMALLINT NOT NULL DEFAULT 0;
+CREATE INDEX IF NOT EXISTS search_seg_quality ON search_seg (tenant, quality DESC, id DESC);
 `
 
 // New creates the index table in db if it does not exist.
@@ -82,7 +106,7 @@ func New(ctx context.Context, db *sql.DB) (*Index, error) {
 	if err := tx.Commit(); err != nil {
 		return nil, glasshouse.E("pgsearch.New", glasshouse.ErrUnavailable, err, "commit")
 	}
-	return &Index{db: db}, nil
+	return &Index{db: db, bound: DefaultBound}, nil
 }
 
 const markOpen, markClose = "\x02", "\x03"
@@ -210,6 +234,7 @@ func insert(ctx context.Context, tx *sql.Tx, segs []glasshouse.Segment) error {
 			tenant, asset, coll, mk, kind, source, text, tsv = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 			start, end, created, th                          = make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
 			conf                                             = make([]float64, n)
+			quality                                          = make([]int64, n)
 		)
 		for j, i := range chunk {
 			s := &segs[i]
@@ -217,14 +242,15 @@ func insert(ctx context.Context, tx *sql.Tx, segs []glasshouse.Segment) error {
 			tenant[j], asset[j], coll[j], mk[j], kind[j], source[j] = string(s.Tenant), string(s.Asset), s.Collection, string(s.MediaKind), s.Kind, s.Source
 			start[j], end[j], created[j], th[j], conf[j] = s.StartMS, s.EndMS, createdMS(s.Created), textHash(t), s.Confidence
 			text[j], tsv[j] = t, tsvectorLiteral(t)
+			quality[j] = search.QualityBucket(s.Confidence, len(search.Tokenize(t)))
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO search_seg (tenant, asset, collection, media_kind, kind, source, start_ms, end_ms, confidence, created, thash, text, tsv)
-			SELECT t, a, c, mk, k, src, st, en, cf, cr, th, tx, tv::tsvector
-			FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::bigint[], $9::float8[], $10::bigint[], $11::bigint[], $12::text[], $13::text[])
-				AS u(t, a, c, mk, k, src, st, en, cf, cr, th, tx, tv)
+		_, err := tx.ExecContext(ctx, `INSERT INTO search_seg (tenant, asset, collection, media_kind, kind, source, start_ms, end_ms, confidence, created, thash, text, tsv, quality)
+			SELECT t, a, c, mk, k, src, st, en, cf, cr, th, tx, tv::tsvector, q
+			FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::bigint[], $9::float8[], $10::bigint[], $11::bigint[], $12::text[], $13::text[], $14::smallint[])
+				AS u(t, a, c, mk, k, src, st, en, cf, cr, th, tx, tv, q)
 			ON CONFLICT (asset, source, kind, start_ms, end_ms, thash) DO UPDATE SET tenant = excluded.tenant, collection = excluded.collection,
-				media_kind = excluded.media_kind, confidence = excluded.confidence, created = excluded.created`,
-			tenant, asset, coll, mk, kind, source, start, end, conf, created, th, text, tsv)
+				media_kind = excluded.media_kind, confidence = excluded.confidence, created = excluded.created, quality = excluded.quality`,
+			tenant, asset, coll, mk, kind, source, start, end, conf, created, th, text, tsv, quality)
 		if err != nil {
 			return fmt.Errorf("upsert segments: %w", err)
 		}
@@ -336,6 +362,13 @@ func (x *Index) Search(ctx context.Context, q search.Query) (*search.Hits, error
 			return &search.Hits{Assets: []search.AssetHits{}}, nil
 		}
 		b.filter.Collections = allowed
+	}
+	if drv := driver(plan.Root); drv != nil {
+		out, err := x.searchBounded(ctx, q, b, plan.Root, drv, cur)
+		if err != nil {
+			return nil, glasshouse.E(op, glasshouse.ErrUnavailable, err, "search")
+		}
+		return out, nil
 	}
 	groups, total, err := x.rank(ctx, b, plan, cur, q.Limit+1)
 	if err != nil {

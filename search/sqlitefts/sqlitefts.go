@@ -201,15 +201,8 @@ func tags(s *glasshouse.Segment) string {
 
 const bucketShift = 40
 
-// bucket is a segment's static quality class, 0..63: the score of a
-// one-word match in it, without the word's IDF (see package search).
-func bucket(confidence float64, tokens int) int64 {
-	q := (0.25 + 0.75*confidence) * bm25TF(1, float64(tokens), nominalLen)
-	return int64(min(63, max(0, int(q*40))))
-}
-
-// nominalLen is the average segment length the buckets assume.
-const nominalLen = 10
+// bucket is a segment's static quality class (search.QualityBucket).
+func bucket(confidence float64, tokens int) int64 { return search.QualityBucket(confidence, tokens) }
 
 func createdMS(t time.Time) int64 {
 	if t.IsZero() {
