@@ -238,6 +238,13 @@ func (a *App) RedactionManifest(ctx context.Context, actor glasshouse.Actor, rid
 // collection as a new asset, its note naming the original and its hash; the
 // original is not touched. progress may be nil.
 func (a *App) RunRedaction(ctx context.Context, tenant glasshouse.TenantID, rid string, progress func(float64)) (*redact.Render, error) {
+	return a.runRedaction(ctx, tenant, rid, progress, nil)
+}
+
+// runRedaction is RunRedaction; held (may be nil) is asked, before the
+// redacted copy is stored, whether this worker still holds the job's lease,
+// so that a worker paused past its lease does not store a second copy.
+func (a *App) runRedaction(ctx context.Context, tenant glasshouse.TenantID, rid string, progress func(float64), held func(context.Context) error) (*redact.Render, error) {
 	const op = "redact"
 	st, err := a.redactStore(op)
 	if err != nil {
@@ -288,6 +295,11 @@ func (a *App) RunRedaction(ctx context.Context, tenant glasshouse.TenantID, rid 
 			return nil, err // shutting down: the job runs again
 		}
 		return fail(err)
+	}
+	if held != nil {
+		if err := held(ctx); err != nil {
+			return nil, err // another worker renders it now: leave the render to it
+		}
 	}
 	f, err := os.Open(out)
 	if err != nil {
@@ -347,7 +359,16 @@ func (a *App) runRedactJob(ctx context.Context, l *glasshouse.Lease) error {
 		last = time.Now()
 		_ = a.db.SetProgress(ctx, l, f)
 	}
-	_, err := a.RunRedaction(ctx, l.Job.Tenant, l.Job.Version, progress)
+	held := func(ctx context.Context) error {
+		if err := a.db.Extend(ctx, l, a.cfg.Lease); err != nil {
+			if errors.Is(err, glasshouse.ErrConflict) {
+				return fmt.Errorf("redact: %w: %w", errLeaseLost, err)
+			}
+			return err
+		}
+		return nil
+	}
+	_, err := a.runRedaction(ctx, l.Job.Tenant, l.Job.Version, progress, held)
 	return err
 }
 

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/glasshouse/glasshouse"
 	"github.com/glasshouse/glasshouse/postgres"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
@@ -18,8 +17,12 @@ import (
 // backoff, then discarded at MaxAttempts) replaces Nack; a worker that dies
 // stops heart-beating its lease, and every live worker periodically returns
 // such jobs to the queue (postgres.RequeueExpired), so another one re-runs
-// them. Results are stored with PutResult, which replaces, so a job run
-// twice is written once.
+// them. A worker that is alive but stopped heart-beating (paused, a long GC,
+// a network stall) cannot spoil the re-run: the job is queued again as a
+// new River row and the old row cancelled, so River's completer of the
+// stale worker finds nothing running to finalise, and results are written
+// only under a held lease (postgres.PutResultLeased), so the stale run
+// stores nothing and records no failure.
 func (a *App) runRiver(ctx context.Context, db *postgres.DB) error {
 	if n, err := a.EnqueueMissing(ctx); err != nil {
 		a.log.Warn("enqueue analyses for new analyzer versions", "err", err)
@@ -122,13 +125,17 @@ func (w *riverWorker) Work(ctx context.Context, job *river.Job[postgres.AnalyzeA
 		log.Info("job done", "took", time.Since(start).Round(time.Millisecond))
 		return nil
 	}
+	if errors.Is(err, errLeaseLost) {
+		// This worker stopped heart-beating (paused, stalled) and another
+		// one runs the job now, as a new River row (RequeueExpired
+		// cancelled this one), and its result was not stored. Record
+		// nothing; River's completer leaves the cancelled row as it is.
+		log.Warn("lease lost: the job was taken over; dropping this run's outcome", "err", err)
+		return river.JobCancel(err)
+	}
 	log.Warn("job failed", "err", err)
 	if job.Attempt >= job.MaxAttempts {
 		a.recordFailure(context.WithoutCancel(ctx), l.Job, start, err)
-	}
-	if errors.Is(err, glasshouse.ErrConflict) {
-		// Lease lost: another worker has the job now; don't fight it.
-		return river.JobCancel(err)
 	}
 	return err
 }

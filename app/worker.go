@@ -7,6 +7,7 @@ import (
 	"os"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/glasshouse/glasshouse"
@@ -123,6 +124,10 @@ func (a *App) runJob(ctx context.Context, l *glasshouse.Lease) {
 		// Shutting down: leave the job to be re-run (lease expiry or ResetRunning).
 		return
 	}
+	if errors.Is(err, errLeaseLost) {
+		log.Warn("lease lost: the job was taken over; dropping this run's outcome", "err", err)
+		return
+	}
 	if err == nil {
 		if err := a.db.Ack(context.WithoutCancel(ctx), l); err != nil {
 			log.Warn("ack", "err", err)
@@ -144,6 +149,19 @@ func (a *App) runJob(ctx context.Context, l *glasshouse.Lease) {
 }
 
 var errNoAnalyzer = errors.New("analyzer not available in this process")
+
+// errLeaseLost: the job's lease expired while this worker ran it (it was
+// paused or stalled), so another worker may be running it now. The stale
+// run's outcome is dropped: no Ack or Nack, no failure recorded, no result
+// stored (fencedResults).
+var errLeaseLost = errors.New("lease lost")
+
+// fencedResults is a catalog that stores a job's result only while the
+// job's lease is still held (postgres.DB); a worker that lost its lease
+// gets ErrConflict and writes nothing.
+type fencedResults interface {
+	PutResultLeased(ctx context.Context, l *glasshouse.Lease, extend time.Duration, r *glasshouse.Result, ev glasshouse.AuditEvent) error
+}
 
 // recordFailure records an analyzer run that gave up (its attempts used up).
 func (a *App) recordFailure(ctx context.Context, job glasshouse.Job, start time.Time, err error) {
@@ -186,6 +204,7 @@ func (a *App) processJob(ctx context.Context, l *glasshouse.Lease) error {
 	}
 	jctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	var lost atomic.Bool
 	var hb sync.WaitGroup
 	hb.Add(1)
 	go func() {
@@ -200,6 +219,7 @@ func (a *App) processJob(ctx context.Context, l *glasshouse.Lease) error {
 				if err := a.db.Extend(jctx, l, a.cfg.Lease); err != nil {
 					if jctx.Err() == nil && errors.Is(err, glasshouse.ErrConflict) {
 						a.log.Warn("lease lost; stopping job", "job", job.ID, "err", err)
+						lost.Store(true)
 						cancel()
 						return
 					}
@@ -213,6 +233,12 @@ func (a *App) processJob(ctx context.Context, l *glasshouse.Lease) error {
 	err := a.analyze(jctx, an, l)
 	cancel()
 	hb.Wait()
+	if lost.Load() && !errors.Is(err, errLeaseLost) {
+		err = fmt.Errorf("job %d: %w (%v)", job.ID, errLeaseLost, err)
+	}
+	if errors.Is(err, errLeaseLost) {
+		return err
+	}
 	if err != nil && errors.Is(err, glasshouse.ErrNotExist) {
 		// Asset deleted meanwhile: nothing to do.
 		return nil
@@ -301,7 +327,16 @@ func (a *App) runAnalyzer(ctx context.Context, an glasshouse.Analyzer, as *glass
 		"analyzer": an.Name(), "version": an.Version(), "model": res.Run.Model, "model_sha256": res.Run.ModelSHA256,
 		"duration_ms": res.Run.DurationMS,
 	})
-	if err := a.db.PutResult(ctx, res, ev); err != nil {
+	if f, ok := a.db.(fencedResults); ok && l != nil {
+		// Written only while this worker still holds the job: a stale
+		// worker (paused past its lease) must not store a second result.
+		if err := f.PutResultLeased(ctx, l, a.cfg.Lease, res, ev); err != nil {
+			if errors.Is(err, glasshouse.ErrConflict) {
+				return nil, fmt.Errorf("analyze %s: store result: %w: %w", an.Name(), errLeaseLost, err)
+			}
+			return nil, fmt.Errorf("analyze %s: store result: %w", an.Name(), err)
+		}
+	} else if err := a.db.PutResult(ctx, res, ev); err != nil {
 		return nil, fmt.Errorf("analyze %s: store result: %w", an.Name(), err)
 	}
 	if err := a.indexResult(ctx, as, an.Name(), &res.Insights); err != nil {

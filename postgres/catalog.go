@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/glasshouse/glasshouse"
 )
@@ -508,7 +509,24 @@ func resultRefs(r *glasshouse.Result) []string {
 // PutResult replaces the asset's result of r.Run.Name, records the run as
 // done and appends ev, in one transaction.
 func (db *DB) PutResult(ctx context.Context, r *glasshouse.Result, ev glasshouse.AuditEvent) error {
-	const op = "postgres.PutResult"
+	return db.putResult(ctx, "postgres.PutResult", nil, 0, r, ev)
+}
+
+// PutResultLeased is PutResult fenced by the job's lease: in the same
+// transaction it checks that l still holds its job (running, same lease
+// token; the row stays locked until commit) and extends the lease by
+// extend, so that a worker that lost its lease (paused, stalled) while
+// another one re-ran the job cannot write its stale result: it gets
+// ErrConflict and nothing is stored.
+func (db *DB) PutResultLeased(ctx context.Context, l *glasshouse.Lease, extend time.Duration, r *glasshouse.Result, ev glasshouse.AuditEvent) error {
+	const op = "postgres.PutResultLeased"
+	if l == nil || l.Token == "" {
+		return glasshouse.Errorf(op, glasshouse.ErrInvalid, "no lease")
+	}
+	return db.putResult(ctx, op, l, extend, r, ev)
+}
+
+func (db *DB) putResult(ctx context.Context, op string, l *glasshouse.Lease, extend time.Duration, r *glasshouse.Result, ev glasshouse.AuditEvent) error {
 	if r == nil || r.Asset == "" || r.Tenant == "" || r.Run.Name == "" {
 		return glasshouse.Errorf(op, glasshouse.ErrInvalid, "result needs an asset, a tenant and a run name")
 	}
@@ -538,6 +556,16 @@ func (db *DB) PutResult(ctx context.Context, r *glasshouse.Result, ev glasshouse
 		return glasshouse.E(op, glasshouse.ErrInvalid, err, "encode blobs")
 	}
 	err = db.writeTx(ctx, op, func(tx *Tx) error {
+		if l != nil {
+			res, err := tx.tx.ExecContext(ctx, `UPDATE river_job SET metadata = metadata || jsonb_build_object('lease_expires', $3::bigint)
+				WHERE id = $1 AND state = 'running' AND metadata->>'lease_token' = $2`, l.Job.ID, l.Token, toNS(db.now().Add(max(extend, 0))))
+			if err != nil {
+				return mapErr(op, err, fmt.Sprintf("fence on job %d", l.Job.ID))
+			}
+			if n, _ := res.RowsAffected(); n == 0 {
+				return db.leaseLost(ctx, op, l)
+			}
+		}
 		if err := assetExists(ctx, tx, op, r.Tenant, r.Asset); err != nil {
 			return err
 		}

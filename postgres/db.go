@@ -319,6 +319,37 @@ CREATE TABLE gh_policy (
 -- compared bytewise.
 CREATE INDEX gh_audit_usage ON gh_audit (tenant, action, time COLLATE "C");
 `,
+	// 4: redaction plans (one per asset, gone with it) and renders of
+	// redacted copies, as in the embedded schema (sqlite migration 5).
+	// Renders outlive their source asset: the manifest is the record of
+	// what was published. Plans, plan snapshots and manifests stay TEXT
+	// (not JSONB) so they read back byte for byte.
+	`
+CREATE TABLE gh_redact_plans (
+	asset    TEXT COLLATE "C" PRIMARY KEY REFERENCES gh_assets (id) ON DELETE CASCADE,
+	tenant   TEXT NOT NULL CHECK (tenant <> ''),
+	plan     TEXT NOT NULL,
+	revision BIGINT NOT NULL,
+	updated  BIGINT NOT NULL
+);
+CREATE TABLE gh_redactions (
+	id          TEXT COLLATE "C" PRIMARY KEY,
+	tenant      TEXT NOT NULL CHECK (tenant <> ''),
+	source      TEXT COLLATE "C" NOT NULL,
+	source_hash TEXT NOT NULL,
+	output      TEXT COLLATE "C" NOT NULL DEFAULT '',
+	output_hash TEXT NOT NULL DEFAULT '',
+	state       TEXT NOT NULL CHECK (state IN ('queued', 'running', 'done', 'failed')),
+	error       TEXT NOT NULL DEFAULT '',
+	plan        TEXT NOT NULL,
+	requester   TEXT NOT NULL DEFAULT '',
+	manifest    TEXT,
+	created     BIGINT NOT NULL,
+	updated     BIGINT NOT NULL
+);
+CREATE INDEX gh_redactions_source ON gh_redactions (tenant, source, created DESC, id DESC);
+CREATE INDEX gh_redactions_output ON gh_redactions (output) WHERE output <> '';
+`,
 }
 
 // SchemaVersion is the glasshouse schema version this binary migrates to.

@@ -8,6 +8,7 @@ import (
 
 	"github.com/glasshouse/glasshouse"
 	"github.com/glasshouse/glasshouse/auth"
+	"github.com/glasshouse/glasshouse/redact"
 )
 
 // Import* copy records verbatim from another backend (glasshouse migrate):
@@ -202,4 +203,46 @@ func (db *DB) ImportGovernance(ctx context.Context, rules []glasshouse.Retention
 		}
 		return nil
 	})
+}
+
+// ImportRedactions copies redaction plans (with their revision and time)
+// and renders (state, output, manifest, times) verbatim. Plans need their
+// asset imported first; renders may name a source that no longer exists
+// (they outlive it).
+func (db *DB) ImportRedactions(ctx context.Context, plans []*redact.Plan, renders []*redact.Render) error {
+	const op = "postgres.ImportRedactions"
+	return db.writeTx(ctx, op, func(tx *Tx) error {
+		for _, p := range plans {
+			js, err := json.Marshal(p)
+			if err != nil {
+				return glasshouse.E(op, glasshouse.ErrInvalid, err, "encode plan of "+string(p.Asset))
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO gh_redact_plans (asset, tenant, plan, revision, updated) VALUES (?, ?, ?, ?, ?)`,
+				string(p.Asset), string(p.Tenant), string(js), p.Revision, toNS(p.Updated)); err != nil {
+				return mapErr(op, err, "plan of "+string(p.Asset))
+			}
+		}
+		for _, r := range renders {
+			plan, err := json.Marshal(r.Plan)
+			if err != nil {
+				return glasshouse.E(op, glasshouse.ErrInvalid, err, "encode plan of render "+r.ID)
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO gh_redactions (`+renderCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+				r.ID, string(r.Tenant), string(r.Source), string(r.SourceHash), string(r.Output), string(r.OutputHash), r.State, r.Error,
+				string(plan), r.Requester, nullJSON(r.Manifest), toNS(r.Created), toNS(r.Updated)); err != nil {
+				return mapErr(op, err, "render "+r.ID)
+			}
+		}
+		return nil
+	})
+}
+
+// RedactCounts returns the number of redaction plans and renders stored,
+// to check a migration is complete.
+func (db *DB) RedactCounts(ctx context.Context) (plans, renders int, err error) {
+	err = db.r.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM gh_redact_plans), (SELECT count(*) FROM gh_redactions)`).Scan(&plans, &renders)
+	if err != nil {
+		err = mapErr("postgres.RedactCounts", err, "")
+	}
+	return
 }

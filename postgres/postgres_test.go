@@ -16,6 +16,7 @@ import (
 	"github.com/glasshouse/glasshouse/internal/pgtest"
 	"github.com/glasshouse/glasshouse/postgres"
 	"github.com/glasshouse/glasshouse/queuetest"
+	"github.com/glasshouse/glasshouse/redact/redacttest"
 )
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
@@ -113,4 +114,8 @@ func TestOpenBadDSN(t *testing.T) {
 
 func TestGovernance(t *testing.T) {
 	governancetest.Run(t, func(t *testing.T) governancetest.Backend { return openTemp(t) })
+}
+
+func TestRedactStore(t *testing.T) {
+	redacttest.Run(t, func(t *testing.T) redacttest.Backend { return openTemp(t) })
 }

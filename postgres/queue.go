@@ -146,17 +146,13 @@ func (db *DB) Claim(ctx context.Context, kinds []string, max int, lease time.Dur
 		out = nil
 		nowT := db.now()
 		now := toNS(nowT)
-		if _, err := tx.tx.ExecContext(ctx, `UPDATE river_job SET state = 'discarded', finalized_at = now(),
-				errors = array_append(coalesce(errors, '{}'), jsonb_build_object('at', now(), 'attempt', attempt, 'error', 'lease expired: worker lost')),
-				metadata = metadata - 'lease_token'
-			WHERE kind = 'glasshouse_analyze' AND state = 'running' AND (metadata->>'lease_expires')::bigint <= $1
-				AND attempt >= max_attempts AND ($2 OR args->>'kind' = ANY($3))`, now, all, kinds); err != nil {
-			return mapErr(op, err, "fail expired jobs")
+		if _, err := db.requeueExpiredTx(ctx, tx, op, nowT, kinds, false); err != nil {
+			return err
 		}
 		rows, err := tx.tx.QueryContext(ctx, `SELECT id FROM river_job
 			WHERE kind = 'glasshouse_analyze' AND ($2 OR args->>'kind' = ANY($3))
 				AND ((state IN ('available', 'retryable', 'scheduled') AND scheduled_at <= $4)
-					OR (state = 'running' AND (metadata->>'lease_expires')::bigint <= $1))
+					OR (state = 'running' AND (metadata->>'lease_expires')::bigint <= $1 AND coalesce(metadata->>'lease_by', '') <> 'river'))
 			ORDER BY scheduled_at, id LIMIT $5 FOR UPDATE SKIP LOCKED`, now, all, kinds, nowT, max)
 		if err != nil {
 			return mapErr(op, err, "select due jobs")
@@ -182,7 +178,7 @@ func (db *DB) Claim(ctx context.Context, kinds []string, max int, lease time.Dur
 			}
 			j, err := scanJob(tx.tx.QueryRowContext(ctx, `UPDATE river_job SET state = 'running', attempt = attempt + 1, attempted_at = now(),
 				attempted_by = array_append(coalesce(attempted_by, '{}'), $2::text), finalized_at = NULL,
-				metadata = metadata || jsonb_build_object('lease_token', $3::text, 'lease_expires', $4::bigint, 'progress', 0)
+				metadata = (metadata - 'lease_by') || jsonb_build_object('lease_token', $3::text, 'lease_expires', $4::bigint, 'progress', 0)
 				WHERE id = $1 RETURNING `+jobCols, id, hostname, tok, toNS(expires)))
 			if err != nil {
 				return mapErr(op, err, fmt.Sprintf("claim job %d", id))
@@ -208,7 +204,7 @@ func (db *DB) StampLease(ctx context.Context, id int64, lease time.Duration) (*g
 	}
 	expires := fromNS(toNS(db.now().Add(lease)))
 	j, err := scanJob(db.sqldb.QueryRowContext(ctx, `UPDATE river_job SET
-		metadata = metadata || jsonb_build_object('lease_token', $2::text, 'lease_expires', $3::bigint, 'progress', 0)
+		metadata = metadata || jsonb_build_object('lease_token', $2::text, 'lease_expires', $3::bigint, 'progress', 0, 'lease_by', 'river')
 		WHERE id = $1 AND state = 'running' RETURNING `+jobCols, id, tok, toNS(expires)))
 	if err != nil {
 		return nil, mapErr(op, err, fmt.Sprintf("job %d", id))
@@ -217,34 +213,126 @@ func (db *DB) StampLease(ctx context.Context, id int64, lease time.Duration) (*g
 }
 
 // RequeueExpired returns running jobs whose lease expired (their worker
-// died or lost the database) to the queue, or fails them when their
-// attempts are used up. River-mode workers call it periodically; it is
-// what Claim does first for lease-mode workers.
+// died, or is alive but stopped heart-beating: paused, a long GC, a network
+// stall) to the queue, or fails them when their attempts are used up.
+// River-mode workers call it periodically; Claim does the same first.
+//
+// A job a River client was running (lease stamped by StampLease) is not
+// put back in place: River's completer of the stale worker would, when its
+// Work returns, finalise the row while another worker runs it again. The
+// expired row is cancelled instead (marked superseded_by, its unique key
+// released) and the job is queued again as a new row with the same
+// arguments, attempt count, errors and unique key; the stale completer
+// then finds its row no longer running and changes nothing. Jobs leased
+// by Claim are requeued in place (their Ack and Nack are fenced by the
+// lease token).
 func (db *DB) RequeueExpired(ctx context.Context) (int, error) {
 	const op = "postgres.RequeueExpired"
-	res, err := db.sqldb.ExecContext(ctx, `UPDATE river_job SET
-			state = CASE WHEN attempt >= max_attempts THEN 'discarded'::river_job_state ELSE 'available'::river_job_state END,
-			finalized_at = CASE WHEN attempt >= max_attempts THEN now() END,
-			scheduled_at = now(),
+	var n int
+	err := db.writeTx(ctx, op, func(tx *Tx) error {
+		var err error
+		n, err = db.requeueExpiredTx(ctx, tx, op, db.now(), nil, true)
+		return err
+	})
+	return n, err
+}
+
+// requeueExpiredTx fails expired jobs at their last attempt, supersedes
+// expired River jobs with attempts left (see RequeueExpired) and, if
+// inPlace, makes expired Claim-leased jobs available again. kinds limits
+// it to those analyzers (nil: all).
+func (db *DB) requeueExpiredTx(ctx context.Context, tx *Tx, op string, nowT time.Time, kinds []string, inPlace bool) (int, error) {
+	now := toNS(nowT)
+	all := len(kinds) == 0
+	if kinds == nil {
+		kinds = []string{}
+	}
+	const expired = `kind = 'glasshouse_analyze' AND state = 'running' AND (metadata->>'lease_expires')::bigint <= $1 AND ($2 OR args->>'kind' = ANY($3))`
+	total := 0
+	res, err := tx.tx.ExecContext(ctx, `UPDATE river_job SET state = 'discarded', finalized_at = now(),
 			errors = array_append(coalesce(errors, '{}'), jsonb_build_object('at', now(), 'attempt', attempt, 'error', 'lease expired: worker lost')),
 			metadata = metadata - 'lease_token' - 'lease_expires'
-		WHERE kind = 'glasshouse_analyze' AND state = 'running' AND (metadata->>'lease_expires')::bigint <= $1`, toNS(db.now()))
+		WHERE `+expired+` AND attempt >= max_attempts`, now, all, kinds)
 	if err != nil {
-		return 0, mapErr(op, err, "")
+		return 0, mapErr(op, err, "fail expired jobs")
 	}
 	n, _ := res.RowsAffected()
-	return int(n), nil
+	total += int(n)
+
+	type old struct {
+		id  int64
+		key []byte
+	}
+	rows, err := tx.tx.QueryContext(ctx, `SELECT id, unique_key FROM river_job WHERE `+expired+` AND attempt < max_attempts
+		AND metadata->>'lease_by' = 'river' ORDER BY id FOR UPDATE SKIP LOCKED`, now, all, kinds)
+	if err != nil {
+		return 0, mapErr(op, err, "select expired river jobs")
+	}
+	var olds []old
+	for rows.Next() {
+		var o old
+		if err := rows.Scan(&o.id, &o.key); err != nil {
+			rows.Close()
+			return 0, mapErr(op, err, "select expired river jobs")
+		}
+		olds = append(olds, o)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, mapErr(op, err, "select expired river jobs")
+	}
+	for _, o := range olds {
+		var id int64
+		err := tx.tx.QueryRowContext(ctx, `INSERT INTO river_job (args, attempt, attempted_at, attempted_by, created_at, errors, kind,
+				max_attempts, metadata, priority, queue, scheduled_at, state, tags, unique_states)
+			SELECT args, attempt, attempted_at, attempted_by, created_at,
+				array_append(coalesce(errors, '{}'), jsonb_build_object('at', now(), 'attempt', attempt, 'error', 'lease expired: worker lost')),
+				kind, max_attempts, (metadata - 'lease_token' - 'lease_expires' - 'lease_by') || jsonb_build_object('progress', 0, 'requeued_from', id),
+				priority, queue, now(), 'available', tags, unique_states
+			FROM river_job WHERE id = $1 RETURNING id`, o.id).Scan(&id)
+		if err != nil {
+			return 0, mapErr(op, err, fmt.Sprintf("requeue job %d", o.id))
+		}
+		if _, err := tx.tx.ExecContext(ctx, `UPDATE river_job SET state = 'cancelled', finalized_at = now(), unique_key = NULL,
+				errors = array_append(coalesce(errors, '{}'), jsonb_build_object('at', now(), 'attempt', attempt, 'error', 'lease expired: worker lost; queued again as job ' || $2::bigint)),
+				metadata = (metadata - 'lease_token' - 'lease_expires') || jsonb_build_object('superseded_by', $2::bigint)
+			WHERE id = $1`, o.id, id); err != nil {
+			return 0, mapErr(op, err, fmt.Sprintf("supersede job %d", o.id))
+		}
+		if o.key != nil {
+			if _, err := tx.tx.ExecContext(ctx, `UPDATE river_job SET unique_key = $2 WHERE id = $1`, id, o.key); err != nil {
+				return 0, mapErr(op, err, fmt.Sprintf("unique key of job %d", id))
+			}
+		}
+		db.log.Info("job re-queued as a new row after its lease expired", "job", o.id, "new_job", id)
+		total++
+	}
+	if !inPlace {
+		return total, nil
+	}
+	res, err = tx.tx.ExecContext(ctx, `UPDATE river_job SET state = 'available', scheduled_at = now(),
+			errors = array_append(coalesce(errors, '{}'), jsonb_build_object('at', now(), 'attempt', attempt, 'error', 'lease expired: worker lost')),
+			metadata = metadata - 'lease_token' - 'lease_expires'
+		WHERE `+expired+` AND attempt < max_attempts AND coalesce(metadata->>'lease_by', '') <> 'river'`, now, all, kinds)
+	if err != nil {
+		return 0, mapErr(op, err, "requeue expired jobs")
+	}
+	n, _ = res.RowsAffected()
+	return total + int(n), nil
 }
 
 func (db *DB) leaseLost(ctx context.Context, op string, l *glasshouse.Lease) error {
 	var state string
-	var tok sql.NullString
-	err := db.sqldb.QueryRowContext(ctx, `SELECT state::text, metadata->>'lease_token' FROM river_job WHERE id = $1`, l.Job.ID).Scan(&state, &tok)
+	var tok, next sql.NullString
+	err := db.sqldb.QueryRowContext(ctx, `SELECT state::text, metadata->>'lease_token', metadata->>'superseded_by' FROM river_job WHERE id = $1`, l.Job.ID).Scan(&state, &tok, &next)
 	if errors.Is(err, sql.ErrNoRows) {
 		return glasshouse.E(op, glasshouse.ErrConflict, glasshouse.ErrNotExist, fmt.Sprintf("lease on job %d lost: the job no longer exists", l.Job.ID))
 	}
 	if err != nil {
 		return mapErr(op, err, fmt.Sprintf("job %d", l.Job.ID))
+	}
+	if next.Valid {
+		return glasshouse.Errorf(op, glasshouse.ErrConflict, "lease on job %d lost: it expired and the job was queued again as job %s", l.Job.ID, next.String)
 	}
 	if state == "running" && tok.String != "" {
 		return glasshouse.Errorf(op, glasshouse.ErrConflict, "lease on job %d lost: another worker holds it", l.Job.ID)
@@ -335,7 +423,7 @@ func (db *DB) Nack(ctx context.Context, l *glasshouse.Lease, retryAfter time.Dur
 // Jobs lists the tenant's jobs (of one asset if asset is set), newest first.
 func (db *DB) Jobs(ctx context.Context, tenant glasshouse.TenantID, asset glasshouse.AssetID) ([]glasshouse.Job, error) {
 	const op = "postgres.Jobs"
-	q := `SELECT ` + jobCols + ` FROM river_job WHERE kind = 'glasshouse_analyze' AND args->>'tenant' = $1`
+	q := `SELECT ` + jobCols + ` FROM river_job WHERE kind = 'glasshouse_analyze' AND metadata->>'superseded_by' IS NULL AND args->>'tenant' = $1`
 	args := []any{string(tenant)}
 	if asset != "" {
 		q += ` AND args->>'asset' = $2`
@@ -367,7 +455,7 @@ func (db *DB) JobCounts(ctx context.Context) (map[glasshouse.JobState]int, error
 	out := map[glasshouse.JobState]int{glasshouse.JobQueued: 0, glasshouse.JobRunning: 0, glasshouse.JobDone: 0, glasshouse.JobFailed: 0}
 	rows, err := db.sqldb.QueryContext(ctx, `SELECT CASE state WHEN 'running' THEN 'running' WHEN 'completed' THEN 'done'
 			WHEN 'discarded' THEN 'failed' WHEN 'cancelled' THEN 'failed' ELSE 'queued' END AS s, count(*)
-		FROM river_job WHERE kind = 'glasshouse_analyze' GROUP BY s`)
+		FROM river_job WHERE kind = 'glasshouse_analyze' AND metadata->>'superseded_by' IS NULL GROUP BY s`)
 	if err != nil {
 		return nil, mapErr(op, err, "")
 	}
@@ -411,7 +499,7 @@ func (db *DB) RetryFailed(ctx context.Context, tenant glasshouse.TenantID, asset
 	const op = "postgres.RetryFailed"
 	q := `UPDATE river_job SET state = 'available', attempt = 0, finalized_at = NULL, scheduled_at = now(),
 		metadata = (metadata - 'lease_token' - 'lease_expires') || '{"progress": 0}'::jsonb
-		WHERE kind = 'glasshouse_analyze' AND state IN ('discarded', 'cancelled') AND args->>'tenant' = $1`
+		WHERE kind = 'glasshouse_analyze' AND state IN ('discarded', 'cancelled') AND metadata->>'superseded_by' IS NULL AND args->>'tenant' = $1`
 	args := []any{string(tenant)}
 	if asset != "" {
 		q += ` AND args->>'asset' = $2`

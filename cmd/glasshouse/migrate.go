@@ -14,6 +14,7 @@ import (
 	"github.com/glasshouse/glasshouse/auth"
 	"github.com/glasshouse/glasshouse/blobstore"
 	"github.com/glasshouse/glasshouse/postgres"
+	"github.com/glasshouse/glasshouse/redact"
 	"github.com/glasshouse/glasshouse/search"
 	"github.com/glasshouse/glasshouse/search/pgsearch"
 	"github.com/glasshouse/glasshouse/sqlite"
@@ -21,7 +22,7 @@ import (
 
 // cmdMigrate copies an embedded data folder (SQLite + file blobs) to
 // PostgreSQL + an object store: every blob (re-hashed on the way), every
-// asset with its results, runs and jobs, the audit chain event by event
+// asset with its results, runs and jobs, redaction plans and renders, the audit chain event by event
 // (same sequence numbers, times and hashes, so it verifies unchanged), and
 // rebuilds the search index; tenants, users and API tokens are copied too
 // (sessions are not: users sign in again), and so are retention rules,
@@ -146,6 +147,18 @@ func cmdMigrate(ctx context.Context, e *env, args []string) error {
 	}
 	fmt.Fprintf(e.stderr, "migrate: %d assets, %d results copied and indexed\n", len(keys), nres)
 
+	// 2b. Redaction plans and renders, verbatim. A render's output is an
+	// asset of its own (copied above with its blob, as step 1 copies every
+	// blob in the store); a render may outlive its source.
+	plans, renders, err := readRedactions(ctx, src)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	if err := dst.ImportRedactions(ctx, plans, renders); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	fmt.Fprintf(e.stderr, "migrate: %d redaction plans, %d renders copied\n", len(plans), len(renders))
+
 	// 3. Accounts: tenants, users, API tokens (not sessions).
 	tenants, err := src.ListTenants(ctx)
 	if err != nil {
@@ -221,6 +234,11 @@ func cmdMigrate(ctx context.Context, e *env, args []string) error {
 	} else if got.String() != gov.String() {
 		return fmt.Errorf("migrate: target holds %s; copied %s", got, gov)
 	}
+	if np, nrd, err := dst.RedactCounts(ctx); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	} else if np != len(plans) || nrd != len(renders) {
+		return fmt.Errorf("migrate: target holds %d redaction plans, %d renders; copied %d, %d", np, nrd, len(plans), len(renders))
+	}
 	rep, err := audit.Verify(ctx, dst)
 	if err != nil {
 		return fmt.Errorf("migrate: verify audit chain: %w", err)
@@ -235,6 +253,52 @@ func cmdMigrate(ctx context.Context, e *env, args []string) error {
 	fmt.Fprintf(e.stdout, "migrated %d assets, %d results, %d blobs (%d bytes), %d audit events; chain head %s verifies\n",
 		len(keys), nres, blobs, bytes, nev, rep.Head)
 	return nil
+}
+
+// readRedactions reads every redaction plan and render of the source.
+func readRedactions(ctx context.Context, src *sqlite.DB) ([]*redact.Plan, []*redact.Render, error) {
+	type key struct{ tenant, id string }
+	list := func(q string) ([]key, error) {
+		rows, err := src.SQL().QueryContext(ctx, q)
+		if err != nil {
+			return nil, err
+		}
+		defer rows.Close()
+		var out []key
+		for rows.Next() {
+			var k key
+			if err := rows.Scan(&k.tenant, &k.id); err != nil {
+				return nil, err
+			}
+			out = append(out, k)
+		}
+		return out, rows.Err()
+	}
+	pk, err := list(`SELECT tenant, asset FROM gh_redact_plans ORDER BY asset`)
+	if err != nil {
+		return nil, nil, fmt.Errorf("list redaction plans: %w", err)
+	}
+	plans := make([]*redact.Plan, 0, len(pk))
+	for _, k := range pk {
+		p, err := src.GetPlan(ctx, glasshouse.TenantID(k.tenant), glasshouse.AssetID(k.id))
+		if err != nil {
+			return nil, nil, fmt.Errorf("redaction plan of %s: %w", k.id, err)
+		}
+		plans = append(plans, p)
+	}
+	rk, err := list(`SELECT tenant, id FROM gh_redactions ORDER BY created, id`)
+	if err != nil {
+		return nil, nil, fmt.Errorf("list renders: %w", err)
+	}
+	renders := make([]*redact.Render, 0, len(rk))
+	for _, k := range rk {
+		r, err := src.GetRender(ctx, glasshouse.TenantID(k.tenant), k.id)
+		if err != nil {
+			return nil, nil, fmt.Errorf("render %s: %w", k.id, err)
+		}
+		renders = append(renders, r)
+	}
+	return plans, renders, nil
 }
 
 func tenantIDs(ts []auth.Tenant) []glasshouse.TenantID {

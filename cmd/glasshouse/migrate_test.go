@@ -22,6 +22,7 @@ import (
 	"github.com/glasshouse/glasshouse/internal/pgtest"
 	"github.com/glasshouse/glasshouse/internal/s3test"
 	"github.com/glasshouse/glasshouse/media"
+	"github.com/glasshouse/glasshouse/redact"
 	"github.com/glasshouse/glasshouse/search"
 )
 
@@ -39,7 +40,8 @@ func TestMigrate(t *testing.T) {
 	makeBadAndGoodFiles(t, dir)
 	log := slog.New(slog.DiscardHandler)
 	ans := []glasshouse.Analyzer{probe.New(media.Limits{}), shots.New(media.Limits{}, shots.Options{})}
-	src, err := app.Open(ctx, app.Config{DataDir: data, Analyzers: ans, Logger: log})
+	src, err := app.Open(ctx, app.Config{DataDir: data, Analyzers: ans, Logger: log,
+		Redactor: redact.NewRenderer(redact.Config{Limits: media.Limits{Timeout: 2 * time.Minute}})})
 	must(t, err)
 	users := []glasshouse.Actor{{Tenant: "default", User: "ann"}, {Tenant: "acme", User: "bob"}}
 	var ids []glasshouse.AssetID
@@ -59,6 +61,21 @@ func TestMigrate(t *testing.T) {
 	}
 	must(t, src.DeleteAsset(ctx, users[1], ids[len(ids)-1]))
 	ids = ids[:len(ids)-1]
+	// A saved redaction plan and a finished render of acme's still (ids[3]):
+	// plan, render and the redacted copy (an asset, its blob) must arrive.
+	plan, err := src.RedactionPlan(ctx, users[1], ids[3])
+	must(t, err)
+	plan.Faces = false
+	plan.Regions = append(plan.Regions, redact.Region{Kind: redact.KindManual, Box: glasshouse.Box{X: 0.25, Y: 0.25, W: 0.25, H: 0.25}, Label: "plate"})
+	plan, err = src.SaveRedactionPlan(ctx, users[1], ids[3], plan)
+	must(t, err)
+	render, err := src.RedactNow(ctx, users[1], ids[3], nil, nil)
+	must(t, err)
+	if render.State != redact.StateDone || render.Output == "" || len(render.Manifest) == 0 {
+		t.Fatalf("render in the source: %+v", render)
+	}
+	ids = append(ids, render.Output)
+	must(t, src.RunPending(ctx)) // the redacted copy's analyses
 	// An account to carry over (its creation is in the audit chain too).
 	now := time.Now().UTC()
 	must(t, src.DB().CreateTenant(ctx, auth.Tenant{ID: "acme", Name: "Acme", Created: now},
@@ -113,8 +130,8 @@ func TestMigrate(t *testing.T) {
 		}
 	}
 	must(t, src.Close())
-	if len(want) != 5 {
-		t.Fatalf("source holds %d assets, want 5", len(want))
+	if len(want) != 6 {
+		t.Fatalf("source holds %d assets, want 6", len(want))
 	}
 
 	dsn := pgtest.NewDB(t)
@@ -188,6 +205,32 @@ func TestMigrate(t *testing.T) {
 				t.Errorf("asset %s job %s is %s after migration, want done", id, j.Kind, j.State)
 			}
 		}
+	}
+	// The redaction plan and render, verbatim; the redacted copy's blob is in S3.
+	gotPlan, err := dst.RedactionPlan(ctx, users[1], ids[3])
+	must(t, err)
+	if gotPlan.Revision != plan.Revision || !gotPlan.Updated.Equal(plan.Updated) || len(gotPlan.Regions) != len(plan.Regions) || gotPlan.Regions[len(gotPlan.Regions)-1].Label != "plate" {
+		t.Errorf("plan after migration: %+v, want %+v", gotPlan, plan)
+	}
+	gotRender, err := dst.Redaction(ctx, users[1], render.ID)
+	must(t, err)
+	if gotRender.State != redact.StateDone || gotRender.Output != render.Output || gotRender.OutputHash != render.OutputHash ||
+		string(gotRender.Manifest) != string(render.Manifest) || !gotRender.Created.Equal(render.Created) || gotRender.Requester != render.Requester {
+		t.Errorf("render after migration: %+v, want %+v", gotRender, render)
+	}
+	if list, err := dst.Redactions(ctx, users[1], ids[3]); err != nil || len(list) != 1 || list[0].ID != render.ID {
+		t.Errorf("renders of the source after migration: %d (%v)", len(list), err)
+	}
+	if _, err := dst.Redaction(ctx, users[0], render.ID); err == nil {
+		t.Error("another tenant reads the render after migration")
+	}
+	c, err := dst.Blobs().Open(ctx, render.OutputHash, 0, -1)
+	must(t, err)
+	h := sha256.New()
+	io.Copy(h, c)
+	c.Close()
+	if glasshouse.RefFromSum(h.Sum(nil)) != render.OutputHash {
+		t.Errorf("redacted copy's blob arrived as %x, want %s", h.Sum(nil), render.OutputHash)
 	}
 	if u, err := dst.DB().GetUser(ctx, "bob"); err != nil || u.Tenant != "acme" || u.Role != auth.Editor || u.PasswordHash != "x" {
 		t.Errorf("user after migration: %+v %v", u, err)

@@ -10,26 +10,71 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/glasshouse/glasshouse"
 	"github.com/glasshouse/glasshouse/internal/pgtest"
 	"github.com/glasshouse/glasshouse/internal/s3test"
+	"github.com/glasshouse/glasshouse/postgres"
 )
 
-// worker is a `glasshouse worker` process.
-type worker struct{ cmd *exec.Cmd }
+// worker is a `glasshouse worker` process; log holds what it printed.
+type worker struct {
+	cmd *exec.Cmd
+	log *logBuffer
+}
 
 func startWorker(t *testing.T, args ...string) *worker {
 	t.Helper()
 	cmd := exec.Command(binary, append([]string{"worker"}, args...)...)
-	cmd.Stdout = &testLogWriter{t: t}
-	cmd.Stderr = &testLogWriter{t: t}
+	lb := &logBuffer{t: t}
+	cmd.Stdout = lb
+	cmd.Stderr = lb
 	must(t, cmd.Start())
-	w := &worker{cmd: cmd}
+	w := &worker{cmd: cmd, log: lb}
 	t.Cleanup(w.kill)
 	return w
+}
+
+// logBuffer keeps a process's output (and shows it with -v).
+type logBuffer struct {
+	t  *testing.T
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	if testing.Verbose() {
+		l.t.Logf("worker: %s", strings.TrimSpace(string(p)))
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+// lines returns the lines that contain every one of subs.
+func (l *logBuffer) lines(subs ...string) []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []string
+	for _, line := range strings.Split(l.b.String(), "\n") {
+		ok := true
+		for _, s := range subs {
+			ok = ok && strings.Contains(line, s)
+		}
+		if ok {
+			out = append(out, line)
+		}
+	}
+	return out
+}
+
+func (w *worker) signal(t *testing.T, sig syscall.Signal) {
+	t.Helper()
+	must(t, w.cmd.Process.Signal(sig))
 }
 
 func (w *worker) kill() {
@@ -186,6 +231,164 @@ func TestScaleKillWorkerMidJob(t *testing.T) {
 			t.Errorf("OCR entry %q at %d stored twice", o.Text, o.StartMS)
 		}
 		seen[k] = true
+	}
+}
+
+// TestScaleStaleWorker is the fault test of the River lease race: worker
+// process w1 runs an OCR job and is paused (SIGSTOP) until its lease
+// expires; worker w2 (another machine) takes the job over and is paused
+// in turn, mid-job, with a lease long enough to outlast the pause; w1 is
+// resumed (SIGCONT) while w2 still runs the job, finds its lease lost and
+// returns from River's Work; only then is w2 resumed to finish. Before
+// the fix w1's return let River's completer finalise the row w2 was
+// running (the job re-ran a third time or its state was wrong, and w2's
+// outcome was lost). Now: the expired row is cancelled and superseded by
+// a new row, which ends completed after 2 attempts; w1 stores no result
+// and records no failure (one analyze audit event, no duplicate OCR
+// entries, the run is done); the job list shows the job once, done.
+func TestScaleStaleWorker(t *testing.T) {
+	ctx := context.Background()
+	dsn := pgtest.NewDB(t)
+	bucket := s3test.NewBucketURL(t)
+	dir := t.TempDir()
+	long := scaleClip(t, dir, 5)
+	backend := []string{"--db", dsn, "--blobs", bucket}
+	srv := startServer(t, filepath.Join(dir, "api"), append(backend, "--no-workers")...)
+	id, code, _ := srv.uploadFile(t, long)
+	if code != http.StatusCreated && code != http.StatusOK {
+		t.Fatalf("upload: HTTP %d", code)
+	}
+	db, err := postgres.Open(ctx, dsn, nil)
+	must(t, err)
+	defer db.Close()
+	type row struct {
+		id    int64
+		state string
+		token string
+	}
+	// ocrRows: the asset's OCR job rows, oldest first.
+	ocrRows := func() []row {
+		rows, err := db.StdDB().QueryContext(ctx, `SELECT id, state::text, coalesce(metadata->>'lease_token', '') FROM river_job
+			WHERE kind = 'glasshouse_analyze' AND args->>'asset' = $1 AND args->>'kind' = 'ocr' ORDER BY id`, id)
+		must(t, err)
+		defer rows.Close()
+		var out []row
+		for rows.Next() {
+			var r row
+			must(t, rows.Scan(&r.id, &r.state, &r.token))
+			out = append(out, r)
+		}
+		must(t, rows.Err())
+		return out
+	}
+	// waitRunning waits for an OCR row running under a lease other than
+	// the one given (a River worker stamps its lease right after fetching).
+	waitRunning := func(what, not string) row {
+		t.Helper()
+		deadline := time.Now().Add(4 * time.Minute)
+		for time.Now().Before(deadline) {
+			for _, r := range ocrRows() {
+				if r.state == "running" && r.token != "" && r.token != not {
+					return r
+				}
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		t.Fatalf("%s: no OCR job running; rows %+v", what, ocrRows())
+		return row{}
+	}
+
+	w1 := startWorker(t, append(backend, "--data", filepath.Join(dir, "w1"), "--lease", "2s", "--workers", "4")...)
+	first := waitRunning("w1", "")
+	w1.signal(t, syscall.SIGSTOP)
+	// w2's lease (20 s) outlasts its own pause below; it requeues w1's
+	// expired job within lease/3 + 2 s.
+	w2 := startWorker(t, append(backend, "--data", filepath.Join(dir, "w2"), "--lease", "20s", "--workers", "4")...)
+	second := waitRunning("w2", first.token)
+	w2.signal(t, syscall.SIGSTOP)
+	w1.signal(t, syscall.SIGCONT)
+	// w1 notices (its heartbeat, or the fenced result write) and returns.
+	jobTag := fmt.Sprintf("job=%d", first.id)
+	deadline := time.Now().Add(time.Minute)
+	for len(w1.log.lines(jobTag, "lease lost")) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("w1 never reported its lost lease on job %d", first.id)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// The stale worker's return must leave w2's run alone: it is still
+	// running under w2's lease (River's completer runs right after Work;
+	// give it the same chance the race had).
+	time.Sleep(time.Second)
+	for _, r := range ocrRows() {
+		if r.id == second.id && (r.state != "running" || r.token != second.token) {
+			t.Errorf("after the stale worker returned, the job w2 runs is %s (token %q, want %q)", r.state, r.token, second.token)
+		}
+	}
+	w2.signal(t, syscall.SIGCONT)
+	final := srv.waitJobs(t, id, 6*time.Minute)
+	nocr := 0
+	for _, j := range final {
+		if j.State != "done" {
+			t.Errorf("job %s ended %s (%s)", j.Kind, j.State, j.LastError)
+		}
+		if j.Kind == "ocr" {
+			nocr++
+			if j.Attempts != 2 {
+				t.Errorf("OCR job ran %d times, want 2 (w1's lost run and w2's)", j.Attempts)
+			}
+		}
+	}
+	if nocr != 1 {
+		t.Errorf("job list shows %d OCR jobs, want 1", nocr)
+	}
+	rows := ocrRows()
+	if len(rows) != 2 || rows[0].id != first.id || rows[0].state != "cancelled" || rows[1].id != second.id || rows[1].state != "completed" {
+		t.Errorf("OCR job rows %+v: want w1's row %d cancelled and w2's row %d completed", rows, first.id, second.id)
+	}
+	var supersededBy int64
+	must(t, db.StdDB().QueryRowContext(ctx, `SELECT coalesce((metadata->>'superseded_by')::bigint, 0) FROM river_job WHERE id = $1`, first.id).Scan(&supersededBy))
+	if supersededBy != second.id {
+		t.Errorf("w1's row names %d as its successor, want %d", supersededBy, second.id)
+	}
+	var evs []struct {
+		Action string          `json:"action"`
+		Detail json.RawMessage `json:"detail"`
+	}
+	srv.getJSON(t, "/api/audit?limit=10000", &evs)
+	n := 0
+	for _, e := range evs {
+		if e.Action == "analyze" && strings.Contains(string(e.Detail), `"analyzer":"ocr"`) {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("%d analyze events for OCR, want 1 (results written once)", n)
+	}
+	var ins struct {
+		OCR []struct {
+			Text    string `json:"text"`
+			StartMS int64  `json:"start_ms"`
+		} `json:"ocr"`
+	}
+	srv.getJSON(t, "/api/assets/"+id+"/insights", &ins)
+	seen := map[string]bool{}
+	for _, o := range ins.OCR {
+		k := fmt.Sprint(o.Text, o.StartMS)
+		if seen[k] {
+			t.Errorf("OCR entry %q at %d stored twice", o.Text, o.StartMS)
+		}
+		seen[k] = true
+	}
+	if len(ins.OCR) == 0 {
+		t.Error("no OCR result stored")
+	}
+	as, err := db.GetAsset(ctx, glasshouse.DefaultTenant, glasshouse.AssetID(id))
+	must(t, err)
+	for _, r := range as.Runs {
+		if r.Name == "ocr" && (r.State != glasshouse.JobDone || r.Error != "") {
+			t.Errorf("OCR run recorded as %s (%s), want done", r.State, r.Error)
+		}
 	}
 }
 
