@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"sort"
-	"strconv"
 
 	"github.com/glasshouse/glasshouse"
 	"github.com/glasshouse/glasshouse/search"
@@ -62,27 +61,22 @@ func (x *Index) searchBounded(ctx context.Context, q search.Query, b *builder, r
 	// PostgreSQL's planner, left alone, often reads every match of a
 	// common word through the GIN index and sorts them (hundreds of
 	// thousands of rows) where far fewer would do. The plan is chosen here
-	// from the same statistics and imposed for the candidate statements:
+	// from the same statistics and imposed for the candidate statement:
 	// for words in many segments, walking the quality index in order and
-	// testing each row; for the others, the GIN index, restricted to the
-	// best quality buckets that should hold bound matches (a second
-	// statement reads the other buckets when they did not), then a top-N
-	// sort.
+	// testing each row; for the others, the GIN index, then a top-N sort.
+	// (Reading the best quality buckets first did not pay: the best
+	// buckets are the shortest segments, which hold a given word about 20
+	// times less often than their share of rows, so the first pass rarely
+	// found enough candidates and the second read everything anyway.)
 	st, err := x.stats.get(ctx, x.db)
 	if err != nil {
 		return nil, err
 	}
-	walk := st.walk(drv.Match, x.bound+1)
 	setting := "SET LOCAL enable_indexscan = off" // the GIN index, then a top-N sort
-	if walk {
+	if st.walk(drv.Match, x.bound+1) {
 		setting = "SET LOCAL enable_bitmapscan = off" // the quality index, in order
 	}
 	passes := []string{""}
-	if !walk {
-		if q := st.tier(drv.Match, x.bound+1); q > 0 {
-			passes = []string{" AND s.quality >= " + strconv.Itoa(q), " AND s.quality < " + strconv.Itoa(q)}
-		}
-	}
 	if _, err := b.tx.ExecContext(ctx, setting+"; SET LOCAL enable_seqscan = off"); err != nil {
 		return nil, fmt.Errorf("plan candidates: %w", err)
 	}

@@ -24,8 +24,6 @@ type termStats struct {
 	freq    map[string]float64
 	sorted  []string // the lexemes of freq, sorted, for prefixes
 	minFreq float64  // the least frequency a common lexeme has
-	// atLeast[q] is the share of rows whose quality bucket is q or more.
-	atLeast [65]float64
 }
 
 const statsTTL = time.Minute
@@ -37,18 +35,15 @@ func (st *termStats) get(ctx context.Context, db *sql.DB) (*termStats, error) {
 		return st, nil
 	}
 	var (
-		rows          float64
-		elems, freqs  sql.NullString
-		qvals, qfreqs sql.NullString
-		parsedElems   []string
-		parsedFreqs   []float64
+		rows         float64
+		elems, freqs sql.NullString
+		parsedElems  []string
+		parsedFreqs  []float64
 	)
 	err := db.QueryRowContext(ctx, `SELECT c.reltuples::float8,
 			(SELECT array_to_json(s.most_common_elems::text::text[])::text FROM pg_stats s WHERE s.schemaname = n.nspname AND s.tablename = 'search_seg' AND s.attname = 'tsv'),
-			(SELECT array_to_json(s.most_common_elem_freqs)::text FROM pg_stats s WHERE s.schemaname = n.nspname AND s.tablename = 'search_seg' AND s.attname = 'tsv'),
-			(SELECT array_to_json(s.most_common_vals::text::int[])::text FROM pg_stats s WHERE s.schemaname = n.nspname AND s.tablename = 'search_seg' AND s.attname = 'quality'),
-			(SELECT array_to_json(s.most_common_freqs)::text FROM pg_stats s WHERE s.schemaname = n.nspname AND s.tablename = 'search_seg' AND s.attname = 'quality')
-		FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = 'search_seg'::regclass`).Scan(&rows, &elems, &freqs, &qvals, &qfreqs)
+			(SELECT array_to_json(s.most_common_elem_freqs)::text FROM pg_stats s WHERE s.schemaname = n.nspname AND s.tablename = 'search_seg' AND s.attname = 'tsv')
+		FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = 'search_seg'::regclass`).Scan(&rows, &elems, &freqs)
 	if err != nil {
 		return nil, fmt.Errorf("read term statistics: %w", err)
 	}
@@ -70,19 +65,6 @@ func (st *termStats) get(ctx context.Context, db *sql.DB) (*termStats, error) {
 		}
 		sort.Strings(st.sorted)
 		st.minFreq = parsedFreqs[len(parsedElems)]
-	}
-	st.atLeast = [65]float64{}
-	var qv []int
-	var qf []float64
-	if qvals.Valid && qfreqs.Valid && json.Unmarshal([]byte(qvals.String), &qv) == nil && json.Unmarshal([]byte(qfreqs.String), &qf) == nil && len(qv) == len(qf) {
-		for i, v := range qv {
-			if v >= 0 && v <= 63 {
-				st.atLeast[v] += qf[i]
-			}
-		}
-		for q := 62; q >= 0; q-- {
-			st.atLeast[q] += st.atLeast[q+1]
-		}
 	}
 	st.loaded = time.Now()
 	return st, nil
@@ -145,30 +127,15 @@ func (st *termStats) prefixShare(p string) float64 {
 
 // walk reports whether reading the table in quality order and testing
 // each row finds bound matches of m sooner than reading every match
-// through the GIN index: about bound/share rows against share × rows.
+// through the GIN index: about lengthBias × bound/share rows against
+// share × rows.
 func (st *termStats) walk(m *search.Match, bound int) bool {
 	f := st.share(m)
-	return f > 0 && float64(bound)/f < f*st.rows
+	return f > 0 && lengthBias*float64(bound)/f < f*st.rows
 }
 
-// tier returns the least quality bucket q such that the rows of bucket q
-// or better should hold about three times bound matches of m, or 0 when
-// that takes most rows anyway (or the statistics do not say). Values of
-// quality outside the common values are not counted, which only makes the
-// tier larger.
-func (st *termStats) tier(m *search.Match, bound int) int {
-	f := st.share(m)
-	if f <= 0 || st.rows <= 0 {
-		return 0
-	}
-	need := 3 * float64(bound) / (f * st.rows)
-	if need >= 0.5 {
-		return 0
-	}
-	for q := 63; q > 0; q-- {
-		if st.atLeast[q] >= need {
-			return q
-		}
-	}
-	return 0
-}
+// lengthBias is how much rarer a word is among the first segments in
+// quality order than in the whole table: the best buckets are the
+// shortest segments, which hold fewer words. Measured on the benchmark
+// corpus (bench/searchbench, 1M segments): about 20.
+const lengthBias = 20

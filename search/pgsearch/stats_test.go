@@ -80,12 +80,8 @@ func TestPlanChoice(t *testing.T) {
 			t.Errorf("%q: bounded %v, exact %v", q, got, exact)
 		}
 	}
-	// A word in 2% of the segments with a bound of 5: the GIN index,
-	// restricted to the best quality buckets first; the candidates must be
-	// the 5 best-quality matches all the same.
-	if q := st.tier(plan("w1"), 6); q <= 0 {
-		t.Fatalf("tier(w1) = %d, want a quality bucket (quality shares %v)", q, st.atLeast)
-	}
+	// With a bound of 5, whichever plan reads them, the candidates are the
+	// 5 best-quality matches.
 	for _, word := range []string{"w1", "w17", "zebra"} {
 		rows, err := db.QueryContext(ctx, "SELECT DISTINCT asset FROM (SELECT asset FROM search_seg WHERE tenant = 't' AND tsv @@ $1::tsquery ORDER BY quality DESC, id DESC LIMIT 5) AS t", word)
 		if err != nil {
