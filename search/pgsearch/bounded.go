@@ -3,49 +3,10 @@ package pgsearch
 import (
 	"context"
 	"fmt"
-	"sort"
 
 	"github.com/glasshouse/glasshouse"
 	"github.com/glasshouse/glasshouse/search"
 )
-
-// driver returns the atom that can drive a bounded search of root: the
-// only atom whose segments are hits, when every matching asset must have
-// one of its segments (root is the atom, or an AND whose first condition
-// it is). Other roots (OR of conditions, several hit atoms, no text) are
-// evaluated exactly. The same rule as the embedded index's.
-func driver(root *search.Node) *search.Atom {
-	if root == nil {
-		return nil
-	}
-	var a *search.Atom
-	switch {
-	case root.Op == search.OpAtom:
-		a = root.Atom
-	case root.Op == search.OpAnd && len(root.Kids) > 0 && root.Kids[0].Op == search.OpAtom:
-		a = root.Kids[0].Atom
-		if len(hitAtoms(root)) != 1 {
-			return nil
-		}
-	default:
-		return nil
-	}
-	if !a.Hits || a.Match == nil {
-		return nil
-	}
-	return a
-}
-
-type candidate struct {
-	search.Hit
-	id   int64
-	text string
-}
-
-type group struct {
-	search.AssetHits
-	cands []*candidate
-}
 
 // searchBounded runs a query driven by one text atom as the embedded index
 // does: the atom's matching segments are read best quality bucket first,
@@ -76,61 +37,45 @@ func (x *Index) searchBounded(ctx context.Context, q search.Query, b *builder, r
 	if st.walk(drv.Match, x.bound+1) {
 		setting = "SET LOCAL enable_bitmapscan = off" // the quality index, in order
 	}
-	passes := []string{""}
 	if _, err := b.tx.ExecContext(ctx, setting+"; SET LOCAL enable_seqscan = off"); err != nil {
 		return nil, fmt.Errorf("plan candidates: %w", err)
 	}
-	groups := map[glasshouse.AssetID]*group{}
+	// The score is computed in the outer query so that ts_rank runs on the
+	// candidates only, not on every match; its arguments come first.
+	var args []any
+	score := scoreSQL(drv, &args)
+	where := b.atomWhere(drv, &args)
+	args = append(args, x.bound+1)
+	query := "SELECT s.id, s.asset, s.collection, s.media_kind, s.kind, s.source, s.start_ms, s.end_ms, s.confidence, s.text, " + score +
+		" FROM (SELECT s.id, s.asset, s.collection, s.media_kind, s.kind, s.source, s.start_ms, s.end_ms, s.confidence, s.text, s.tsv, s.quality" +
+		" FROM search_seg s WHERE " + where + " ORDER BY s.quality DESC, s.id DESC LIMIT ?) AS s ORDER BY s.quality DESC, s.id DESC"
+	rows, err := b.tx.QueryContext(ctx, rebind(query), args...)
+	if err != nil {
+		return nil, fmt.Errorf("query candidates: %w", err)
+	}
+	groups := map[glasshouse.AssetID]*search.CandidateGroup{}
 	var order []string
 	n := 0
 	truncated := false
-	for _, pass := range passes {
-		if n > x.bound {
+	for rows.Next() {
+		if n == x.bound {
+			truncated = true
 			break
 		}
-		// The score is computed in the outer query so that ts_rank runs
-		// on the candidates only, not on every match; its arguments come
-		// first.
-		var args []any
-		score := scoreSQL(drv, &args)
-		where := b.atomWhere(drv, &args) + pass
-		args = append(args, x.bound+1-n)
-		query := "SELECT s.id, s.asset, s.collection, s.media_kind, s.kind, s.source, s.start_ms, s.end_ms, s.confidence, s.text, " + score +
-			" FROM (SELECT s.id, s.asset, s.collection, s.media_kind, s.kind, s.source, s.start_ms, s.end_ms, s.confidence, s.text, s.tsv, s.quality" +
-			" FROM search_seg s WHERE " + where + " ORDER BY s.quality DESC, s.id DESC LIMIT ?) AS s ORDER BY s.quality DESC, s.id DESC"
-		rows, err := b.tx.QueryContext(ctx, rebind(query), args...)
-		if err != nil {
-			return nil, fmt.Errorf("query candidates: %w", err)
+		n++
+		var (
+			c                  search.Candidate
+			asset, coll, media string
+		)
+		if err := rows.Scan(&c.ID, &asset, &coll, &media, &c.Kind, &c.Source, &c.StartMS, &c.EndMS, &c.Confidence, &c.Text, &c.Score); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("scan candidate: %w", err)
 		}
-		for rows.Next() {
-			if n == x.bound {
-				truncated = true
-				n++
-				break
-			}
-			n++
-			var (
-				c                  candidate
-				asset, coll, media string
-			)
-			if err := rows.Scan(&c.id, &asset, &coll, &media, &c.Kind, &c.Source, &c.StartMS, &c.EndMS, &c.Confidence, &c.text, &c.Score); err != nil {
-				rows.Close()
-				return nil, fmt.Errorf("scan candidate: %w", err)
-			}
-			a := glasshouse.AssetID(asset)
-			g := groups[a]
-			if g == nil {
-				g = &group{AssetHits: search.AssetHits{Asset: a, Collection: coll, MediaKind: glasshouse.MediaKind(media)}}
-				groups[a] = g
-				order = append(order, asset)
-			}
-			g.cands = append(g.cands, &c)
-			g.Score = max(g.Score, c.Score)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return nil, fmt.Errorf("read candidates: %w", err)
-		}
+		search.Add(groups, &order, glasshouse.AssetID(asset), coll, glasshouse.MediaKind(media), &c)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read candidates: %w", err)
 	}
 	if _, err := b.tx.ExecContext(ctx, "RESET enable_indexscan; RESET enable_bitmapscan; RESET enable_seqscan"); err != nil {
 		return nil, fmt.Errorf("reset plan settings: %w", err)
@@ -160,45 +105,12 @@ func (x *Index) searchBounded(ctx context.Context, q search.Query, b *builder, r
 		}
 	}
 
-	all := make([]*group, 0, len(groups))
-	for _, g := range groups {
-		all = append(all, g)
-	}
-	sort.Slice(all, func(i, j int) bool {
-		if all[i].Score != all[j].Score {
-			return all[i].Score > all[j].Score
-		}
-		return all[i].Asset > all[j].Asset
-	})
-	out := &search.Hits{Assets: []search.AssetHits{}, Total: len(all), TotalEstimated: truncated}
-	page := all
-	if cur != nil {
-		i := sort.Search(len(all), func(i int) bool { return cur.After(all[i].Score, all[i].Asset) })
-		page = all[i:]
-	}
-	if len(page) > q.Limit {
-		page = page[:q.Limit]
-		last := page[len(page)-1]
-		out.Next = search.EncodeCursor(q, search.Cursor{Score: last.Score, Asset: last.Asset})
-	}
+	out, page := search.Page(q, groups, cur, truncated)
 	for _, g := range page {
-		cs := g.cands
-		sort.Slice(cs, func(i, j int) bool {
-			if cs[i].Score != cs[j].Score {
-				return cs[i].Score > cs[j].Score
-			}
-			if cs[i].StartMS != cs[j].StartMS {
-				return cs[i].StartMS < cs[j].StartMS
-			}
-			return cs[i].id < cs[j].id
-		})
-		if len(cs) > q.HitsPerAsset {
-			cs = cs[:q.HitsPerAsset]
-		}
-		g.Hits = make([]search.Hit, len(cs))
-		for i, c := range cs {
+		g.Hits = make([]search.Hit, len(g.Cands))
+		for i, c := range g.Cands {
 			g.Hits[i] = c.Hit
-			g.Hits[i].Snippet = search.MarkSnippet(snippet(c.text, drv.Match, 24), markOpen, markClose)
+			g.Hits[i].Snippet = search.MarkSnippet(snippet(c.Text, drv.Match, 24), markOpen, markClose)
 		}
 		out.Assets = append(out.Assets, g.AssetHits)
 	}

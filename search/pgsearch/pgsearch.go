@@ -377,7 +377,7 @@ func (x *Index) Search(ctx context.Context, q search.Query) (*search.Hits, error
 		return nil, glasshouse.E(op, glasshouse.ErrUnavailable, err, "set plan cache mode")
 	}
 	b.tx = tx
-	if drv := driver(plan.Root); drv != nil {
+	if drv := search.Driver(plan.Root); drv != nil {
 		out, err := x.searchBounded(ctx, q, b, plan.Root, drv, cur)
 		if err != nil {
 			return nil, glasshouse.E(op, glasshouse.ErrUnavailable, err, "search")
@@ -541,23 +541,6 @@ func (b *builder) setSQL(n *search.Node, args *[]any) string {
 	return strings.Join(parts, "")
 }
 
-func hitAtoms(n *search.Node) []*search.Atom {
-	if n == nil {
-		return nil
-	}
-	if n.Op == search.OpAtom {
-		if n.Atom.Hits {
-			return []*search.Atom{n.Atom}
-		}
-		return nil
-	}
-	var out []*search.Atom
-	for _, k := range n.Kids {
-		out = append(out, hitAtoms(k)...)
-	}
-	return out
-}
-
 // scoreSQL is the segment score; see package search. Segments matched
 // without text (label: alone) rank by confidence.
 func scoreSQL(a *search.Atom, args *[]any) string {
@@ -576,7 +559,7 @@ func scoreSQL(a *search.Atom, args *[]any) string {
 
 func (b *builder) groupsSQL(plan *search.Plan, args *[]any) string {
 	root := plan.Root
-	atoms := hitAtoms(root)
+	atoms := search.HitAtoms(root)
 	if root != nil && root.Op == search.OpAtom && root.Atom.Hits {
 		a := root.Atom
 		score := scoreSQL(a, args)
@@ -641,7 +624,7 @@ func (x *Index) rank(ctx context.Context, b *builder, plan *search.Plan, cur *se
 }
 
 func (x *Index) hits(ctx context.Context, b *builder, plan *search.Plan, groups []search.AssetHits, perAsset int) (map[glasshouse.AssetID][]search.Hit, error) {
-	atoms := hitAtoms(plan.Root)
+	atoms := search.HitAtoms(plan.Root)
 	if len(atoms) == 0 {
 		return nil, nil
 	}

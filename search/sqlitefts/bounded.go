@@ -4,50 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"sort"
 
 	"github.com/glasshouse/glasshouse"
 	"github.com/glasshouse/glasshouse/search"
 )
-
-// driver returns the atom that can drive a bounded search of root: the
-// only atom whose segments are hits, when every matching asset must have
-// one of its segments (root is the atom, or an AND whose first condition
-// it is). Other roots (OR of conditions, several hit atoms, no text) are
-// evaluated exactly.
-func driver(root *search.Node) *search.Atom {
-	if root == nil {
-		return nil
-	}
-	var a *search.Atom
-	switch {
-	case root.Op == search.OpAtom:
-		a = root.Atom
-	case root.Op == search.OpAnd && len(root.Kids) > 0 && root.Kids[0].Op == search.OpAtom:
-		a = root.Kids[0].Atom
-		if len(hitAtoms(root)) != 1 {
-			return nil
-		}
-	default:
-		return nil
-	}
-	if !a.Hits || a.Match == nil {
-		return nil
-	}
-	return a
-}
-
-// candidate is one segment matching the driving atom.
-type candidate struct {
-	search.Hit
-	id   int64
-	text string
-}
-
-type group struct {
-	search.AssetHits
-	cands []*candidate
-}
 
 // searchBounded runs a query driven by one text atom: FTS5 yields the
 // atom's matching segments in descending id order, that is best static
@@ -70,8 +30,8 @@ func (x *Index) searchBounded(ctx context.Context, q search.Query, b *builder, r
 	if err != nil {
 		return nil, fmt.Errorf("query candidates: %w", err)
 	}
-	groups := map[glasshouse.AssetID]*group{}
-	var order []glasshouse.AssetID
+	groups := map[glasshouse.AssetID]*search.CandidateGroup{}
+	var order []string
 	n := 0
 	truncated := false
 	var toks []token
@@ -82,24 +42,16 @@ func (x *Index) searchBounded(ctx context.Context, q search.Query, b *builder, r
 		}
 		n++
 		var (
-			c                  candidate
+			c                  search.Candidate
 			asset, coll, media string
 		)
-		if err := rows.Scan(&c.id, &asset, &coll, &media, &c.Kind, &c.Source, &c.StartMS, &c.EndMS, &c.Confidence, &c.text); err != nil {
+		if err := rows.Scan(&c.ID, &asset, &coll, &media, &c.Kind, &c.Source, &c.StartMS, &c.EndMS, &c.Confidence, &c.Text); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("scan candidate: %w", err)
 		}
-		toks = tokenize(c.text, toks)
+		toks = tokenize(c.Text, toks)
 		c.Score = sc.score(toks, c.Confidence)
-		a := glasshouse.AssetID(asset)
-		g := groups[a]
-		if g == nil {
-			g = &group{AssetHits: search.AssetHits{Asset: a, Collection: coll, MediaKind: glasshouse.MediaKind(media)}}
-			groups[a] = g
-			order = append(order, a)
-		}
-		g.cands = append(g.cands, &c)
-		g.Score = max(g.Score, c.Score)
+		search.Add(groups, &order, glasshouse.AssetID(asset), coll, glasshouse.MediaKind(media), &c)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
@@ -134,50 +86,16 @@ func (x *Index) searchBounded(ctx context.Context, q search.Query, b *builder, r
 		}
 	}
 
-	all := make([]*group, 0, len(groups))
-	for _, g := range groups {
-		all = append(all, g)
-	}
-	sort.Slice(all, func(i, j int) bool {
-		if all[i].Score != all[j].Score {
-			return all[i].Score > all[j].Score
-		}
-		return all[i].Asset > all[j].Asset
-	})
-	out := &search.Hits{Assets: []search.AssetHits{}, Total: len(all), TotalEstimated: truncated}
-	page := all
-	if cur != nil {
-		i := sort.Search(len(all), func(i int) bool { return cur.After(all[i].Score, all[i].Asset) })
-		page = all[i:]
-	}
-	if len(page) > q.Limit {
-		page = page[:q.Limit]
-		last := page[len(page)-1]
-		out.Next = search.EncodeCursor(q, search.Cursor{Score: last.Score, Asset: last.Asset})
-	}
+	out, page := search.Page(q, groups, cur, truncated)
 	var ids []int64 // hits whose snippet FTS5 makes
 	snips := map[int64]string{}
 	for _, g := range page {
-		cs := g.cands
-		sort.Slice(cs, func(i, j int) bool {
-			if cs[i].Score != cs[j].Score {
-				return cs[i].Score > cs[j].Score
-			}
-			if cs[i].StartMS != cs[j].StartMS {
-				return cs[i].StartMS < cs[j].StartMS
-			}
-			return cs[i].id < cs[j].id
-		})
-		if len(cs) > q.HitsPerAsset {
-			cs = cs[:q.HitsPerAsset]
-		}
-		g.cands = cs
-		for _, c := range cs {
-			toks = tokenize(c.text, toks)
-			if s, ok := sc.snippet(c.text, toks); ok {
-				snips[c.id] = s
+		for _, c := range g.Cands {
+			toks = tokenize(c.Text, toks)
+			if s, ok := sc.snippet(c.Text, toks); ok {
+				snips[c.ID] = s
 			} else {
-				ids = append(ids, c.id)
+				ids = append(ids, c.ID)
 			}
 		}
 	}
@@ -187,10 +105,10 @@ func (x *Index) searchBounded(ctx context.Context, q search.Query, b *builder, r
 		}
 	}
 	for _, g := range page {
-		g.Hits = make([]search.Hit, len(g.cands))
-		for i, c := range g.cands {
+		g.Hits = make([]search.Hit, len(g.Cands))
+		for i, c := range g.Cands {
 			g.Hits[i] = c.Hit
-			g.Hits[i].Snippet = snips[c.id]
+			g.Hits[i].Snippet = snips[c.ID]
 		}
 		out.Assets = append(out.Assets, g.AssetHits)
 	}

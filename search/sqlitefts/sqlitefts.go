@@ -650,7 +650,7 @@ func (x *Index) Search(ctx context.Context, q search.Query) (*search.Hits, error
 	if err := b.loadTags(ctx, x.db); err != nil {
 		return nil, glasshouse.E(op, glasshouse.ErrUnavailable, err, "")
 	}
-	if drv := driver(plan.Root); drv != nil {
+	if drv := search.Driver(plan.Root); drv != nil {
 		out, err := x.searchBounded(ctx, q, b, plan.Root, drv, cur)
 		if err != nil {
 			return nil, glasshouse.E(op, glasshouse.ErrUnavailable, err, "")
@@ -900,24 +900,6 @@ func (b *builder) setSQL(n *search.Node, args *[]any) string {
 	return strings.Join(parts, "")
 }
 
-// hitAtoms returns the positive atoms whose segments are hits.
-func hitAtoms(n *search.Node) []*search.Atom {
-	if n == nil {
-		return nil
-	}
-	if n.Op == search.OpAtom {
-		if n.Atom.Hits {
-			return []*search.Atom{n.Atom}
-		}
-		return nil
-	}
-	var out []*search.Atom
-	for _, k := range n.Kids {
-		out = append(out, hitAtoms(k)...)
-	}
-	return out
-}
-
 // scoreSQL is the segment score; see package search.
 func scoreSQL(a *search.Atom, args *[]any) string {
 	s := "(-bm25(search_fts)) * (0.25 + 0.75 * s.confidence)"
@@ -931,7 +913,7 @@ func scoreSQL(a *search.Atom, args *[]any) string {
 // groupsSQL returns a query of (asset, best) for every matching asset.
 func (b *builder) groupsSQL(plan *search.Plan, args *[]any) string {
 	root := plan.Root
-	atoms := hitAtoms(root)
+	atoms := search.HitAtoms(root)
 	if root != nil && root.Op == search.OpAtom && root.Atom.Hits {
 		// One text condition: rank its segments directly.
 		a := root.Atom
@@ -1009,7 +991,7 @@ func (x *Index) rank(ctx context.Context, b *builder, plan *search.Plan, cur *se
 
 // hits fetches the best hits of each group, with snippets.
 func (x *Index) hits(ctx context.Context, b *builder, plan *search.Plan, groups []search.AssetHits, perAsset int) (map[glasshouse.AssetID][]search.Hit, error) {
-	atoms := hitAtoms(plan.Root)
+	atoms := search.HitAtoms(plan.Root)
 	if len(atoms) == 0 {
 		return nil, nil
 	}
