@@ -125,3 +125,34 @@ func Page(q Query, groups map[glasshouse.AssetID]*CandidateGroup, cur *Cursor, t
 	}
 	return out, page
 }
+
+// Restrict removes from groups the assets that fail the other conditions
+// of root when it is an AND driven by its first kid (see Driver): each
+// further kid must hold the asset, no Not condition may. in reports which
+// of the candidate assets are in a condition's set.
+func Restrict(root *Node, groups map[glasshouse.AssetID]*CandidateGroup, in func(n *Node) (map[glasshouse.AssetID]bool, error)) error {
+	if root.Op != OpAnd || len(groups) == 0 {
+		return nil
+	}
+	for _, k := range root.Kids[1:] {
+		set, err := in(k)
+		if err != nil {
+			return err
+		}
+		for a := range groups {
+			if !set[a] {
+				delete(groups, a)
+			}
+		}
+	}
+	for _, k := range root.Not {
+		set, err := in(k)
+		if err != nil {
+			return err
+		}
+		for a := range set {
+			delete(groups, a)
+		}
+	}
+	return nil
+}

@@ -82,27 +82,10 @@ func (x *Index) searchBounded(ctx context.Context, q search.Query, b *builder, r
 	}
 
 	// The other conditions of an AND, for the candidate assets only.
-	if root.Op == search.OpAnd && len(groups) > 0 {
-		for _, k := range root.Kids[1:] {
-			in, err := x.assetsIn(ctx, b, k, order)
-			if err != nil {
-				return nil, err
-			}
-			for a := range groups {
-				if !in[a] {
-					delete(groups, a)
-				}
-			}
-		}
-		for _, k := range root.Not {
-			in, err := x.assetsIn(ctx, b, k, order)
-			if err != nil {
-				return nil, err
-			}
-			for a := range in {
-				delete(groups, a)
-			}
-		}
+	if err := search.Restrict(root, groups, func(n *search.Node) (map[glasshouse.AssetID]bool, error) {
+		return x.assetsIn(ctx, b, n, order)
+	}); err != nil {
+		return nil, err
 	}
 
 	out, page := search.Page(q, groups, cur, truncated)

@@ -59,31 +59,17 @@ func (x *Index) searchBounded(ctx context.Context, q search.Query, b *builder, r
 	}
 
 	// The other conditions of an AND, for the candidate assets only.
-	if root.Op == search.OpAnd && len(groups) > 0 {
-		list, err := json.Marshal(order)
-		if err != nil {
-			return nil, fmt.Errorf("encode candidates: %w", err)
-		}
-		for _, k := range root.Kids[1:] {
-			in, err := x.assetsIn(ctx, b, k, list)
-			if err != nil {
-				return nil, err
-			}
-			for a := range groups {
-				if !in[a] {
-					delete(groups, a)
-				}
+	var list []byte // the candidate assets as a JSON array, made on first use
+	if err := search.Restrict(root, groups, func(n *search.Node) (map[glasshouse.AssetID]bool, error) {
+		if list == nil {
+			var err error
+			if list, err = json.Marshal(order); err != nil {
+				return nil, fmt.Errorf("encode candidates: %w", err)
 			}
 		}
-		for _, k := range root.Not {
-			in, err := x.assetsIn(ctx, b, k, list)
-			if err != nil {
-				return nil, err
-			}
-			for a := range in {
-				delete(groups, a)
-			}
-		}
+		return x.assetsIn(ctx, b, n, list)
+	}); err != nil {
+		return nil, err
 	}
 
 	out, page := search.Page(q, groups, cur, truncated)
